@@ -1,0 +1,97 @@
+package archive
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Compression names, as the tar stage's "compression" option spells them.
+const (
+	compressNone = ""
+	compressGzip = "gzip"
+	compressXz   = "xz"
+	compressZstd = "zstd"
+)
+
+// byFilename picks the compression GNU tar's --auto-compress would from
+// the archive name. bzip2 and the lz family have no Go writer here.
+func byFilename(name string) (string, error) {
+	suffixes := []struct{ suffix, kind string }{
+		{".tar.gz", compressGzip}, {".tgz", compressGzip}, {".taz", compressGzip},
+		{".tar.xz", compressXz}, {".txz", compressXz},
+		{".tar.zst", compressZstd}, {".tzst", compressZstd},
+		{".tar.bz2", "bzip2"}, {".tbz", "bzip2"}, {".tbz2", "bzip2"}, {".tb2", "bzip2"},
+		{".tar.lz", "lzip"}, {".tar.lzma", "lzma"}, {".tlz", "lzma"}, {".tar.lzo", "lzop"},
+		{".tar.Z", "compress"}, {".taZ", "compress"}, {".tar.lz4", "lz4"},
+	}
+	for _, s := range suffixes {
+		if strings.HasSuffix(name, s.suffix) {
+			return checkKind(s.kind)
+		}
+	}
+	return compressNone, nil
+}
+
+func checkKind(kind string) (string, error) {
+	switch kind {
+	case compressNone, compressGzip, compressXz, compressZstd:
+		return kind, nil
+	}
+	return "", fmt.Errorf("compression %s: %w", kind, ErrUnsupported)
+}
+
+// nopWriteCloser leaves the underlying writer open.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// compressor wraps w in the named compression at level (0: the tool's
+// default). Closing it flushes the compressed stream, not w.
+func compressor(kind string, w io.Writer, level int) (io.WriteCloser, error) {
+	switch kind {
+	case compressNone:
+		return nopWriteCloser{w}, nil
+	case compressGzip:
+		return gzipWriter(w, level)
+	case compressXz:
+		zw, err := xz.WriterConfig{}.NewWriter(w)
+		if err != nil {
+			return nil, fmt.Errorf("xz writer: %w", err)
+		}
+		return zw, nil
+	case compressZstd:
+		return zstdWriter(w, level)
+	}
+	return nil, fmt.Errorf("compression %s: %w", kind, ErrUnsupported)
+}
+
+// gzipWriter writes like `gzip --no-name`: no file name and a zero mtime
+// in the header, so the bytes depend only on the content.
+func gzipWriter(w io.Writer, level int) (io.WriteCloser, error) {
+	if level == 0 {
+		level = gzip.DefaultCompression
+	}
+	zw, err := gzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, fmt.Errorf("gzip writer: %w", err)
+	}
+	zw.OS = 3 // Unix, as GNU gzip writes
+	return zw, nil
+}
+
+func zstdWriter(w io.Writer, level int) (io.WriteCloser, error) {
+	l := zstd.SpeedDefault
+	if level > 0 {
+		l = zstd.EncoderLevelFromZstd(level)
+	}
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(l))
+	if err != nil {
+		return nil, fmt.Errorf("zstd writer: %w", err)
+	}
+	return zw, nil
+}
