@@ -147,17 +147,18 @@ func SourceEpochFromEnv() (*time.Time, error) {
 	return &t, nil
 }
 
-// DecodeOptions decodes the stage options into v, refusing unknown keys
-// (the meta.json schemas refuse them too; this catches a schema bypass).
-// Absent options decode as an empty object.
+// DecodeOptions decodes the stage options into v. Absent options decode
+// as an empty object. Decoding is lenient about unknown keys on purpose:
+// the stage's meta.json schema is what accepts or rejects options (the
+// engine validates the manifest before anything runs), and some schemas
+// allow extra keys in nested objects; a stricter decoder here would
+// refuse manifests that osbuild accepts.
 func (a *Arguments) DecodeOptions(v any) error {
 	raw := a.Options
 	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		raw = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("%w: options: %w", ErrInvalidArguments, err)
 	}
 	return nil

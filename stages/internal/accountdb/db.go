@@ -116,19 +116,36 @@ func (f *File) Save(tree api.Root) error {
 	return tree.WriteFile(f.Path, []byte(f.String()), f.Perm)
 }
 
-// NextFreeID returns the lowest id in [min, max] that no entry uses in its
-// third field, as useradd and groupadd pick ids.
+// NextFreeID picks an id in [min, max] the way useradd and groupadd do:
+// one above the highest id in use in that range, or min when none is;
+// if that overflows, the lowest unused id.
 func (f *File) NextFreeID(min, max int) (int, error) {
-	used := map[string]bool{}
+	used := map[int]bool{}
+	highest := min - 1
 	for _, e := range f.Entries {
-		used[e[2]] = true
+		n, err := strconv.Atoi(e[2])
+		if err != nil || n < min || n > max {
+			continue
+		}
+		used[n] = true
+		highest = maxInt(highest, n)
+	}
+	if highest < max {
+		return highest + 1, nil
 	}
 	for id := min; id <= max; id++ {
-		if !used[strconv.Itoa(id)] {
+		if !used[id] {
 			return id, nil
 		}
 	}
 	return 0, fmt.Errorf("%s: no free id in %d-%d", f.Path, min, max)
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // ValidField reports whether s can be stored in a field: no separators.

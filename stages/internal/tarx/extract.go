@@ -37,9 +37,9 @@ type Options struct {
 }
 
 type extractor struct {
-	root   api.Root
-	opts   Options
-	dirs   []dirTimes
+	root api.Root
+	opts Options
+	dirs []dirTimes
 }
 
 type dirTimes struct {
