@@ -66,7 +66,10 @@ func TestArchiveFailures(t *testing.T) {
 		{"not signed", func(t *testing.T, fa *fakearchive.Archive, a *Archive) {
 			fa.Set("dists/bookworm/InRelease", fa.Get("dists/bookworm/Release"))
 		}, ErrBadSignature},
-		{"other suite", func(t *testing.T, fa *fakearchive.Archive, a *Archive) { a.Suite = "trixie"; fa.Set("dists/trixie/InRelease", fa.Get("dists/bookworm/InRelease")) }, ErrBadRelease},
+		{"other suite", func(t *testing.T, fa *fakearchive.Archive, a *Archive) {
+			a.Suite = "trixie"
+			fa.Set("dists/trixie/InRelease", fa.Get("dists/bookworm/InRelease"))
+		}, ErrBadRelease},
 		{"dated in the future", func(t *testing.T, fa *fakearchive.Archive, a *Archive) {
 			a.Now = func() time.Time { return fakearchive.Date.Add(-48 * time.Hour) }
 		}, ErrBadRelease},

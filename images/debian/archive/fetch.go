@@ -96,4 +96,3 @@ func ValidSHA256(s string) bool {
 	}
 	return true
 }
-
