@@ -74,4 +74,3 @@ func tarOf(t testing.TB, files map[string][]byte) []byte {
 	}
 	return b.Bytes()
 }
-
