@@ -4,7 +4,7 @@
 // The machine is deliberately bare: no defaults, no network device, no
 // display; the kernel and initramfs are loaded directly; guest memory is a
 // shared memfd (virtiofs needs the vhost-user daemons to map it); the
-// console goes to a log file; the control channel is a virtio-serial port
+// console goes to a unix socket the host listens on; the control channel is a virtio-serial port
 // whose chardev connects to a unix socket the host already listens on (so
 // nothing the guest writes can be lost before the host is ready), or a
 // vhost-vsock device where the host kernel has one.
@@ -35,7 +35,8 @@ type Config struct {
 	Kernel    string
 	Initrd    string
 	Append    string // kernel command line
-	// Console is the file the serial console is written to.
+	// Console is the unix socket the host listens on for the serial
+	// console (the host caps what it keeps: the guest is untrusted).
 	Console string
 	// QMP is the unix socket QEMU listens on for QMP.
 	QMP string
@@ -91,7 +92,7 @@ func Args(c Config) ([]string, error) {
 	args = append(args,
 		"-nic", "none",
 		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
-		"-chardev", "file,id=console,path="+opt(c.Console),
+		"-chardev", "socket,id=console,path="+opt(c.Console),
 		"-serial", "chardev:console",
 		"-chardev", "socket,id=qmp,path="+opt(c.QMP)+",server=on,wait=off",
 		"-mon", "chardev=qmp,mode=control",

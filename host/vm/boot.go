@@ -1,0 +1,112 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/host/qemu"
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+)
+
+// consoleLines is how much of the console a boot error quotes.
+const consoleLines = 30
+
+// HostAgent is the name the host gives in its hello.
+const HostAgent = "osbuild-vm-host"
+
+// kernelCmdline is the guest kernel's command line: the console, a panic
+// that ends the VM at once (QEMU runs with -no-reboot), and the agent's
+// boot contract from jsoncomm.
+func kernelCmdline(c Config) string {
+	w := []string{"console=" + qemu.ConsoleDevice(c.Arch), "panic=-1", "oops=panic"}
+	if !c.Debug {
+		w = append(w, "quiet", "loglevel=3")
+	}
+	if c.Arch == "amd64" {
+		// No legacy keyboard controller to probe: saves a timeout.
+		w = append(w, "i8042.noaux", "i8042.nokbd", "i8042.nopnp")
+	}
+	w = append(w, jsoncomm.CmdlineChannel+"=virtio-serial")
+	for _, s := range c.Shares {
+		arg := jsoncomm.CmdlineShare + "=" + s.Tag
+		if s.ReadOnly {
+			arg += ":ro"
+		}
+		w = append(w, arg)
+	}
+	if c.Debug {
+		w = append(w, jsoncomm.CmdlineDebug+"=1")
+	}
+	return strings.Join(append(w, c.Append...), " ")
+}
+
+// awaitAgent accepts QEMU's control connection and runs the handshake,
+// giving up when the boot timeout passes or QEMU exits first.
+func (v *VM) awaitAgent(ctx context.Context, ln *net.UnixListener) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, v.cfg.BootTimeout, ErrBootTimeout)
+	defer cancel()
+	ctx, exited := context.WithCancelCause(ctx)
+	defer exited(nil)
+	go func() {
+		select {
+		case <-v.qemu.Done():
+			exited(ErrExited)
+		case <-ctx.Done():
+		}
+	}()
+	go func() { <-ctx.Done(); ln.Close() }()
+	conn, err := ln.Accept()
+	if err != nil {
+		return v.bootError(ctx, err)
+	}
+	v.cleanup.push(func(context.Context) error { conn.Close(); return nil })
+	c, err := jsoncomm.NewClient(ctx, conn, jsoncomm.Hello{Agent: HostAgent, Arch: v.cfg.Arch})
+	if err != nil {
+		return v.bootError(ctx, err)
+	}
+	v.client = c
+	v.mark(func(t *Timings, d time.Duration) { t.AgentReady = d })
+	if peer := c.Peer(); peer.Arch != "" && peer.Arch != v.cfg.Arch {
+		return fmt.Errorf("boot vm: agent runs %s, want %s: %w", peer.Arch, v.cfg.Arch, jsoncomm.ErrProtocol)
+	}
+	return nil
+}
+
+// bootError explains a failed boot with QEMU's errors and the console.
+func (v *VM) bootError(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrExited):
+		v.drainConsole()
+		return fmt.Errorf("boot vm: qemu exited before the agent answered (%v)%s; "+
+			"check the kernel and initramfs; last console lines:\n%s\n%w",
+			v.qemu.Wait(), v.qemuErrors(), v.console.Tail(consoleLines), ErrExited)
+	case errors.Is(cause, ErrBootTimeout):
+		return fmt.Errorf("boot vm: agent did not answer within %v; last console lines:\n%s\n"+
+			"try --accel tcg, a longer boot timeout, or check the kernel: %w",
+			v.cfg.BootTimeout, v.console.Tail(consoleLines), ErrBootTimeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("boot vm: %w", cause)
+	}
+	return fmt.Errorf("boot vm: %w; last console lines:\n%s", err, v.console.Tail(consoleLines))
+}
+
+func (v *VM) qemuErrors() string {
+	if s := strings.TrimSpace(v.qemuLog()); s != "" {
+		return "; qemu said: " + s
+	}
+	return ""
+}
+
+// drainConsole waits briefly for the console copier to read QEMU's last
+// output.
+func (v *VM) drainConsole() {
+	select {
+	case <-v.console.done:
+	case <-time.After(time.Second):
+	}
+}
