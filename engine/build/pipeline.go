@@ -1,0 +1,235 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
+)
+
+// pipeline builds p into the floating working tree named p.ID, starting
+// from its deepest committed stage.
+func (b *builder) pipeline(ctx context.Context, p *manifest.Pipeline) error {
+	pr := b.result.pipeline(p)
+	if len(p.Stages) == 0 || b.contains(p.ID) {
+		return nil
+	}
+	if err := b.ensureExecutor(ctx); err != nil {
+		return err
+	}
+	buildRoot, err := b.buildRoot(ctx, p)
+	if err != nil {
+		return err
+	}
+	todo, base := b.resume(p)
+	if err := b.exec.OpenTree(ctx, p.ID, base); err != nil {
+		return fmt.Errorf("pipeline %s: open tree: %w", p.Name, err)
+	}
+	b.floating[p.ID] = false // open, but not complete until the last stage
+	for _, s := range todo {
+		if err := b.stage(ctx, p, s, buildRoot, pr); err != nil {
+			b.exec.CloseTree(context.WithoutCancel(ctx), p.ID)
+			delete(b.floating, p.ID)
+			return err
+		}
+	}
+	b.floating[p.ID] = true
+	return nil
+}
+
+// resume returns the stages left to run and the archive of the deepest
+// committed stage to start from ("" for an empty tree).
+func (b *builder) resume(p *manifest.Pipeline) ([]*manifest.Stage, string) {
+	for i := len(p.Stages) - 1; i >= 0; i-- {
+		if path, ok := b.cfg.Store.TreeArchive(p.Stages[i].ID); ok {
+			return p.Stages[i+1:], path
+		}
+	}
+	return p.Stages, ""
+}
+
+// buildRoot makes sure p's build pipeline tree is open in the executor and
+// returns its name, or "" when p has no build pipeline.
+func (b *builder) buildRoot(ctx context.Context, p *manifest.Pipeline) (string, error) {
+	if p.Build == nil || len(p.Build.Stages) == 0 {
+		return "", nil
+	}
+	if err := b.ensureTree(ctx, p.Build.ID); err != nil {
+		return "", fmt.Errorf("pipeline %s: build root %s: %w", p.Name, p.Build.Name, err)
+	}
+	return p.Build.ID, nil
+}
+
+// ensureTree opens committed object id in the executor unless it is
+// already floating there.
+func (b *builder) ensureTree(ctx context.Context, id string) error {
+	if b.floating[id] {
+		return nil
+	}
+	path, ok := b.cfg.Store.TreeArchive(id)
+	if !ok {
+		return fmt.Errorf("tree %s is neither built nor in the store", id)
+	}
+	if err := b.exec.OpenTree(ctx, id, path); err != nil {
+		return err
+	}
+	b.floating[id] = true
+	return nil
+}
+
+func (b *builder) ensureExecutor(ctx context.Context) error {
+	if b.exec != nil {
+		return nil
+	}
+	e, err := b.cfg.NewExecutor(ctx)
+	if err != nil {
+		return err
+	}
+	b.exec = e
+	return nil
+}
+
+// stage runs one stage and commits it when it is a checkpoint.
+func (b *builder) stage(ctx context.Context, p *manifest.Pipeline, s *manifest.Stage, buildRoot string, pr *PipelineResult) error {
+	run, err := b.stageRun(ctx, p, s, buildRoot)
+	if err != nil {
+		return err
+	}
+	b.cfg.Monitor.BeginStage(stageIndex(p, s), len(p.Stages), s)
+	sr := &StageLog{ID: s.ID, Type: s.Type}
+	out := func(stream, text string) {
+		sr.Output += text
+		b.cfg.Monitor.StageOutput(s, stream, text)
+	}
+	res, err := b.exec.RunStage(ctx, run, out)
+	if err != nil {
+		return fmt.Errorf("stage %s (%s): %w", s.Type, short(s.ID), err)
+	}
+	sr.Success, sr.Metadata = res.Success, res.Metadata
+	pr.Stages = append(pr.Stages, sr)
+	b.cfg.Monitor.EndStage(s, res)
+	if !res.Success {
+		return &StageError{Pipeline: p.Name, Type: s.Type, ID: s.ID, ExitCode: res.ExitCode, Output: sr.Output}
+	}
+	if len(res.Metadata) > 0 && string(res.Metadata) != "{}" && string(res.Metadata) != "null" {
+		b.result.addMetadata(p.Name, s.Type, res.Metadata)
+	}
+	if b.cfg.Checkpoints[s.ID] {
+		return b.commit(ctx, p.ID, s.ID, res.Metadata)
+	}
+	return nil
+}
+
+// commit saves working tree name as committed object id.
+func (b *builder) commit(ctx context.Context, name, id string, meta json.RawMessage) error {
+	md := map[string]json.RawMessage{}
+	if len(meta) > 0 {
+		md[id] = meta
+	}
+	err := b.cfg.Store.Commit(id, func(dir string) error {
+		return b.exec.SaveTree(ctx, name, filepath.Join(dir, "tree.tar"))
+	}, md)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// stageRun resolves s's module and inputs into what the executor runs.
+func (b *builder) stageRun(ctx context.Context, p *manifest.Pipeline, s *manifest.Stage, buildRoot string) (*StageRun, error) {
+	kind := b.kind(p)
+	exe, err := b.cfg.Resolve(kind, s.Type)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Type, err)
+	}
+	run := &StageRun{
+		Tree: p.ID, BuildRoot: buildRoot, Type: s.Type, Kind: kind, ID: s.ID,
+		Executable: exe, Options: s.Options, SourceEpoch: p.SourceEpoch,
+		Timeout: b.cfg.StageTimeout, Inputs: map[string]StageInput{},
+	}
+	if len(run.Options) == 0 {
+		run.Options = json.RawMessage("{}")
+	}
+	for name, in := range s.Inputs {
+		si, err := b.input(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: input %q: %w", s.Type, name, err)
+		}
+		run.Inputs[name] = si
+	}
+	return run, nil
+}
+
+// input maps a manifest input to what the executor exposes.
+func (b *builder) input(ctx context.Context, in *manifest.Input) (StageInput, error) {
+	si := StageInput{Type: in.Type, Data: json.RawMessage("{}")}
+	switch in.Origin {
+	case "org.osbuild.source":
+		files := map[string]json.RawMessage{}
+		for _, r := range in.References {
+			si.Files = append(si.Files, r.ID)
+			files[r.ID] = refMetadata(r.Options)
+		}
+		si.Dir = b.cfg.SourcesDir
+		data, _ := json.Marshal(map[string]any{"files": files})
+		si.Data = data
+		return si, nil
+	case "org.osbuild.pipeline":
+		if in.Type != "org.osbuild.tree" {
+			return si, fmt.Errorf("input type %s from a pipeline is not supported; use org.osbuild.tree", in.Type)
+		}
+		if len(in.References) != 1 {
+			return si, fmt.Errorf("org.osbuild.tree takes exactly one pipeline reference, got %d", len(in.References))
+		}
+		id := in.References[0].ID
+		if err := b.ensureTree(ctx, id); err != nil {
+			return si, err
+		}
+		si.Tree = id
+		return si, nil
+	}
+	return si, fmt.Errorf("unknown input origin %q", in.Origin)
+}
+
+// refMetadata is what osbuild's files input hands on for a reference: its
+// "metadata" option, or {}.
+func refMetadata(opts json.RawMessage) json.RawMessage {
+	var o struct {
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	if json.Unmarshal(opts, &o) == nil && len(o.Metadata) > 0 {
+		return o.Metadata
+	}
+	return json.RawMessage("{}")
+}
+
+func stageIndex(p *manifest.Pipeline, s *manifest.Stage) int {
+	for i, q := range p.Stages {
+		if q == s {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var _ = time.Second

@@ -1,0 +1,33 @@
+package build
+
+import (
+	"encoding/json"
+
+	"github.com/osbuild-vm/osbuild-vm/engine/store"
+)
+
+// FromStore adapts the object store to what the builder needs.
+func FromStore(s *store.Store) Store { return objectStore{s} }
+
+type objectStore struct{ s *store.Store }
+
+func (o objectStore) TreeArchive(id string) (string, bool) {
+	obj, ok := o.s.Lookup(id)
+	if !ok {
+		return "", false
+	}
+	return obj.TreePath(), true
+}
+
+func (o objectStore) Commit(id string, write func(dir string) error, meta map[string]json.RawMessage) error {
+	p, err := o.s.NewObject(id)
+	if err != nil {
+		return err
+	}
+	if err := write(p.Dir()); err != nil {
+		p.Abort()
+		return err
+	}
+	_, err = p.Commit(meta)
+	return err
+}

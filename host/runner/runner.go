@@ -1,0 +1,127 @@
+// Package runner is the build engine's executor backed by the build VM: it
+// turns the engine's requests (host paths, working trees, stages) into
+// jsoncomm calls to the guest agent, translating host paths into the
+// guest paths of the shares that hold them.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/engine/build"
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+)
+
+// Share is a host directory the guest sees at GuestDir.
+type Share struct {
+	HostDir, GuestDir string
+}
+
+// Runner implements build.Executor over one agent session.
+type Runner struct {
+	client *jsoncomm.Client
+	shares []Share
+	close  func() error
+}
+
+// New returns a runner that calls c and translates paths through shares;
+// close stops the VM behind c.
+func New(c *jsoncomm.Client, shares []Share, close func() error) *Runner {
+	return &Runner{client: c, shares: shares, close: close}
+}
+
+var _ build.Executor = (*Runner)(nil)
+
+// ErrNotShared is a host path that no share holds.
+var ErrNotShared = errors.New("path is in no share")
+
+// guestPath maps a host path into the guest.
+func (r *Runner) guestPath(host string) (string, error) {
+	host = filepath.Clean(host)
+	for _, s := range r.shares {
+		rel, err := filepath.Rel(s.HostDir, host)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return filepath.Join(s.GuestDir, rel), nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", host, ErrNotShared)
+}
+
+func (r *Runner) OpenTree(ctx context.Context, name, from string) error {
+	p := jsoncomm.TreeOpenParams{Tree: name}
+	if from != "" {
+		g, err := r.guestPath(from)
+		if err != nil {
+			return err
+		}
+		p.From = g
+	}
+	return r.client.Call(ctx, jsoncomm.MethodTreeOpen, p, nil, nil)
+}
+
+func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
+	g, err := r.guestPath(to)
+	if err != nil {
+		return err
+	}
+	return r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil)
+}
+
+func (r *Runner) CloseTree(ctx context.Context, name string) error {
+	return r.client.Call(ctx, jsoncomm.MethodTreeClose, jsoncomm.TreeRef{Tree: name}, nil, nil)
+}
+
+func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(stream, text string)) (*build.StageResult, error) {
+	p, err := r.params(run)
+	if err != nil {
+		return nil, err
+	}
+	var res jsoncomm.StageResult
+	onLog := func(l jsoncomm.Log) { out(l.Stream, l.Text) }
+	if err := r.client.Call(ctx, jsoncomm.MethodStageRun, p, &res, onLog); err != nil {
+		return nil, err
+	}
+	return &build.StageResult{
+		Success: res.Success, ExitCode: res.ExitCode, Metadata: res.Metadata,
+		Duration: time.Duration(res.Millis) * time.Millisecond,
+	}, nil
+}
+
+func (r *Runner) params(run *build.StageRun) (*jsoncomm.StageRunParams, error) {
+	p := &jsoncomm.StageRunParams{
+		Tree: run.Tree, BuildRoot: run.BuildRoot, Type: run.Type, Kind: run.Kind, ID: run.ID,
+		Options: run.Options, SourceEpoch: run.SourceEpoch,
+		TimeoutSeconds: run.Timeout.Seconds(), Inputs: map[string]jsoncomm.StageInput{},
+	}
+	if run.Executable != "" {
+		g, err := r.guestPath(run.Executable)
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", run.Type, err)
+		}
+		p.Executable = g
+	}
+	for name, in := range run.Inputs {
+		gi := jsoncomm.StageInput{Type: in.Type, Tree: in.Tree, Files: in.Files, Data: in.Data}
+		if in.Dir != "" {
+			g, err := r.guestPath(in.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("input %s: %w", name, err)
+			}
+			gi.Path = g
+		}
+		p.Inputs[name] = gi
+	}
+	return p, nil
+}
+
+// Close shuts the VM down.
+func (r *Runner) Close() error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close()
+}
