@@ -138,3 +138,8 @@ func (s *Store) nextName(prefix string) (string, error) {
 	s.seq++
 	return filepath.Join(s.run, fmt.Sprintf("%s-%d", prefix, s.seq)), nil
 }
+
+// RunDir returns this run's private directory under tmp/. Pending and
+// floating objects live there, so it is the one directory the build VM
+// may write: tree archives it saves land in place for a commit by rename.
+func (s *Store) RunDir() string { return s.run }
