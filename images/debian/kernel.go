@@ -39,6 +39,8 @@ var (
 	ErrUnsupportedArch = errors.New("unsupported architecture")
 	// ErrNoKernel: no kernel image was found (in a package or a directory).
 	ErrNoKernel = errors.New("no kernel image")
+	// ErrSeveralKernels: a kernel directory holds more than one image.
+	ErrSeveralKernels = errors.New("several kernel images")
 	// ErrModuleMissing: a module the guest agent needs is neither a module
 	// file nor built into the kernel.
 	ErrModuleMissing = kmod.ErrMissing

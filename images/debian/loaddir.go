@@ -71,7 +71,7 @@ func findImage(dir string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("load kernel dir %s: several kernel images (%s); keep one", dir, strings.Join(found, ", "))
+	return "", fmt.Errorf("load kernel dir %s: %w (%s); keep one", dir, ErrSeveralKernels, strings.Join(found, ", "))
 }
 
 // moduleScan is what scanModules finds below a kernel directory.
