@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+)
+
+// serveDrain bounds how long calls in flight get to end after shutdown.
+const serveDrain = 5 * time.Second
+
+// agent is the worker's state once the VM is set up.
+type agent struct {
+	log     *logger
+	cfg     Config
+	modules []string
+	shares  []jsoncomm.Share
+	channel io.ReadWriteCloser
+}
+
+// Main is the worker (see the package doc): it sets the VM up, serves the
+// host until the host asks to shut down or closes the channel, unmounts the
+// shares and returns the exit code for PID 1 to report. PID 1 powers off
+// whatever Main returns.
+func Main() int {
+	l := &logger{w: os.Stderr}
+	a, err := boot(context.Background(), l)
+	if err != nil {
+		l.errorf("boot: %v", err)
+		return 1
+	}
+	err = a.serve(context.Background())
+	unmountAll(l, a.shares)
+	if err != nil {
+		l.errorf("serve: %v", err)
+		return 1
+	}
+	l.phase("shut down")
+	return 0
+}
+
+// boot runs the setup phases in order, logging each.
+func boot(ctx context.Context, l *logger) (*agent, error) {
+	raw, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return nil, fmt.Errorf("read kernel command line: %w", err)
+	}
+	cfg, err := ParseCmdline(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	l.debug = cfg.Debug
+	l.phase("worker started at %.3fs, agent %s", started.Seconds(), Version)
+	a := &agent{log: l, cfg: cfg}
+	if a.modules, err = loadModules("/", timed(l, finitModule)); err != nil {
+		return nil, err
+	}
+	l.phase("loaded %d modules", len(a.modules))
+	if err := mountWork(); err != nil {
+		return nil, err
+	}
+	if a.shares, err = mountShares(cfg.Shares); err != nil {
+		return nil, err
+	}
+	l.phase("mounted %s and %d shares", WorkDir, len(a.shares))
+	if a.channel, err = openChannel(ctx, cfg); err != nil {
+		return nil, err
+	}
+	l.phase("opened %s channel", cfg.Channel)
+	return a, nil
+}
+
+// serve runs the jsoncomm session until shutdown or the channel's end.
+func (a *agent) serve(ctx context.Context) error {
+	fw := newFlushWatch(a.channel)
+	stop := make(chan struct{})
+	request := once(stop)
+	info := newInfo(kernelRelease(), a.modules, a.shares)
+	info.BootMillis = uptime().Milliseconds()
+	svc := &services{info: info, files: &fileService{shares: a.shares}, shutdown: func() { fw.arm(); request() }}
+	srv := jsoncomm.NewServer()
+	svc.register(srv)
+	registerRunner(srv, a.log)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, fw, jsoncomm.Hello{Agent: Version, Arch: runtime.GOARCH}) }()
+	a.log.phase("ready after %d ms", info.BootMillis)
+	select {
+	case err := <-done:
+		return err
+	case <-stop:
+	}
+	fw.wait()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(serveDrain):
+		a.log.errorf("calls still running %v after shutdown", serveDrain)
+	}
+	return nil
+}

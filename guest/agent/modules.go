@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/initramfs/modorder"
+	"github.com/u-root/u-root/pkg/kmodule"
+	"golang.org/x/sys/unix"
+)
+
+// loadFunc loads one module object; finitModule in the guest, a fake in
+// tests.
+type loadFunc func(f *os.File) error
+
+// finitModule loads f with finit_module(2) through u-root's kmodule.
+func finitModule(f *os.File) error { return kmodule.FileInit(f, "", 0) }
+
+// loadModules loads the modules listed in root's order file, in order, and
+// returns their names. A module the kernel already has (built in, or
+// loaded) answers EEXIST, which is fine. A missing order file means an
+// initramfs without modules: everything needed is built in.
+func loadModules(root string, load loadFunc) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, modorder.Path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load modules: %w", err)
+	}
+	names, err := modorder.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load modules: %w", err)
+	}
+	for _, name := range names {
+		if err := loadModule(filepath.Join(root, modorder.File(name)), load); err != nil {
+			return nil, fmt.Errorf("load module %s: %w", name, err)
+		}
+	}
+	return names, nil
+}
+
+func loadModule(path string, load loadFunc) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := load(f); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	return nil
+}
+
+// kernelRelease is uname -r.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(u.Release[:]), "\x00")
+}
+
+// timed wraps load to log each module's load time in debug mode: module
+// loading is one of the larger parts of the boot under TCG.
+func timed(l *logger, load loadFunc) loadFunc {
+	if !l.debug {
+		return load
+	}
+	return func(f *os.File) error {
+		t := uptime()
+		err := load(f)
+		l.phase("module %s: %v", filepath.Base(f.Name()), (uptime() - t).Round(time.Microsecond))
+		return err
+	}
+}
