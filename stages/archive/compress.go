@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -81,6 +82,9 @@ func gzipWriter(w io.Writer, level int) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("gzip writer: %w", err)
 	}
 	zw.OS = 3 // Unix, as GNU gzip writes
+	// The writer stores uint32(ModTime.Unix()) even for the zero time,
+	// which is not 0: set the epoch itself, as `gzip --no-name` writes.
+	zw.ModTime = time.Unix(0, 0)
 	return zw, nil
 }
 
