@@ -1,0 +1,120 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+	"golang.org/x/sys/unix"
+)
+
+// apiDirs are the mount points every root needs.
+var apiDirs = []string{"dev", "proc", "sys", "run", "tmp"}
+
+// build assembles the stage's root at spec.Mountpoint and enters it.
+func build(spec *Spec) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	root := spec.Mountpoint
+	if err := mountRoot(spec.Root, root); err != nil {
+		return err
+	}
+	if err := mountAPI(root); err != nil {
+		return err
+	}
+	if err := mountOsbuild(spec, filepath.Join(root, "run/osbuild")); err != nil {
+		return err
+	}
+	if spec.Root == "" {
+		if err := remountRO(root, 0); err != nil {
+			return err
+		}
+	}
+	return enterRoot(root)
+}
+
+// mountRoot puts the build root read-only at root, or an empty tmpfs with
+// just the mount points when there is no build root.
+func mountRoot(buildRoot, root string) error {
+	if buildRoot != "" {
+		if err := checkMountpoints(buildRoot); err != nil {
+			return err
+		}
+		return bind(buildRoot, root, unix.MS_RDONLY)
+	}
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("mount minimal root: %w", err)
+	}
+	for _, d := range apiDirs {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			return fmt.Errorf("minimal root: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkMountpoints makes sure the build root has real directories where
+// the API filesystems go: mount(2) would follow a symlink there in the
+// agent's view, not the build root's.
+func checkMountpoints(buildRoot string) error {
+	for _, d := range apiDirs {
+		fi, err := os.Lstat(filepath.Join(buildRoot, d))
+		if err != nil || !fi.IsDir() {
+			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "build root %s: /%s is not a directory", buildRoot, d)
+		}
+	}
+	return nil
+}
+
+// mountAPI mounts /dev, /proc, /sys, /run and /tmp below root.
+func mountAPI(root string) error {
+	if err := mountDev(filepath.Join(root, "dev")); err != nil {
+		return err
+	}
+	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	if err := mountSys(filepath.Join(root, "sys")); err != nil {
+		return err
+	}
+	for _, t := range []struct{ dir, mode string }{{"run", "0755"}, {"tmp", "1777"}} {
+		if err := unix.Mount("tmpfs", filepath.Join(root, t.dir), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode="+t.mode); err != nil {
+			return fmt.Errorf("mount /%s: %w", t.dir, err)
+		}
+	}
+	return nil
+}
+
+func mountSys(dir string) error {
+	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("sysfs", dir, "sysfs", flags, ""); err == nil {
+		return nil
+	}
+	// sysfs refuses a new mount without a new network namespace in some
+	// setups; a read-only bind of the agent's shows the same.
+	if err := unix.Mount("/sys", dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mount /sys: %w", err)
+	}
+	return remountRO(dir, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+}
+
+// bind mounts src on dst (which must exist), read-only when flags has
+// MS_RDONLY. A bind of a read-only mount stays read-only.
+func bind(src, dst string, flags uintptr) error {
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, classify(err))
+	}
+	if flags == 0 {
+		return nil
+	}
+	return remountRO(dst, flags&^unix.MS_RDONLY)
+}
+
+func remountRO(dir string, flags uintptr) error {
+	if err := unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+// Package sandbox is the short-lived process that puts one stage into its
+// own view of the guest. The runner re-executes the guest binary with
+// SetupArg in fresh mount, PID, IPC and UTS namespaces; Main then builds
+// the stage's root from a Spec, enters it, starts the stage and stays
+// behind as the namespace's PID 1: it reaps orphans and exits with the
+// stage's status, and its exit takes every process of the stage with it.
+//
+// The stage sees, and nothing else of the guest:
+//
+//	/                        the build root, read-only (or an empty read-only tmpfs)
+//	/dev                     tmpfs: null zero full random urandom tty, pts, shm
+//	/proc /sys               the namespace's proc; sysfs read-only
+//	/run /tmp                fresh tmpfs
+//	/run/osbuild/api/        read-only: arguments
+//	/run/osbuild/meta        read-write file for the stage's metadata
+//	/run/osbuild/tree/       the working tree, read-write
+//	/run/osbuild/inputs/<n>/ each input, read-only
+//	/run/osbuild/mounts/     empty
+//	/run/osbuild/bin/<type>  the stage executable, read-only
+//
+// Before the stage starts, its capability bounding set is cut to the set
+// upstream osbuild keeps (pipeline.py DEFAULT_CAPABILITIES): it may still
+// mount and chown, it cannot load modules, reboot or do raw I/O.
+package sandbox
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+)
+
+// SetupArg is argv[1] of the setup process; argv[2] is the Spec's path.
+// The guest binary's main must hand such a process to Main before it
+// checks for PID 1, since the setup process is PID 1 of its namespace.
+const SetupArg = "__osbuild-vm-stage-setup"
+
+// StatusFD is the descriptor on which Main reports whether the stage
+// started: closed with nothing written when it did, a jsoncomm.Error as
+// JSON when it did not.
+const StatusFD = 3
+
+// SetupFailed is Main's exit code when it could not start the stage.
+const SetupFailed = 125
+
+// Spec says what to put where. Every path but Bin is a path in the agent's
+// view, prepared by the runner.
+type Spec struct {
+	// Root is the build root directory; empty means a minimal root.
+	Root string `json:"root,omitempty"`
+	// Mountpoint is an empty directory where the new root is assembled.
+	Mountpoint string `json:"mountpoint"`
+	// Staging is an empty directory for read-only staging binds of inputs
+	// that expose only some files.
+	Staging string `json:"staging"`
+	// API is the directory holding the arguments file.
+	API string `json:"api"`
+	// Meta is the file the stage may write its metadata to.
+	Meta string `json:"meta"`
+	// Tree is the working tree the stage modifies.
+	Tree string `json:"tree"`
+	// Inputs are exposed in order under /run/osbuild/inputs.
+	Inputs []Input `json:"inputs,omitempty"`
+	// Executable is the stage program; Bin is where the stage sees it
+	// (/run/osbuild/bin/<type> or /run/osbuild/bin/assemblers/<type>).
+	Executable string `json:"executable"`
+	Bin        string `json:"bin"`
+	// Env is the stage's whole environment.
+	Env []string `json:"env"`
+}
+
+// Input is one input directory; Files, when set, limits what the stage
+// sees of Source to those names.
+type Input struct {
+	Name   string   `json:"name"`
+	Source string   `json:"source"`
+	Files  []string `json:"files,omitempty"`
+}
+
+// BinDir is where stage executables appear.
+const BinDir = "/run/osbuild/bin/"
+
+func decodeSpec(data []byte) (*Spec, error) {
+	var s Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, jsoncomm.Errorf(jsoncomm.ErrInvalid, "decode spec: %v", err)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// validate checks what Main relies on: absolute paths, a Bin below BinDir,
+// and input and file names that are single path components.
+func (s *Spec) validate() error {
+	for _, p := range []string{s.Mountpoint, s.Staging, s.API, s.Meta, s.Tree, s.Executable, s.Bin} {
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: path %q is not absolute and clean", p)
+		}
+	}
+	if s.Root != "" && (!filepath.IsAbs(s.Root) || filepath.Clean(s.Root) != s.Root) {
+		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: root %q is not absolute and clean", s.Root)
+	}
+	if !strings.HasPrefix(s.Bin, BinDir) {
+		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: bin %q is not below %s", s.Bin, BinDir)
+	}
+	for _, in := range s.Inputs {
+		if err := checkInput(in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkInput(in Input) error {
+	if !Component(in.Name) || !filepath.IsAbs(in.Source) {
+		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %q from %q", in.Name, in.Source)
+	}
+	for _, f := range in.Files {
+		if !Component(f) {
+			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %s: file name %q", in.Name, f)
+		}
+	}
+	return nil
+}
+
+// Component reports whether name is one usable path component: not empty,
+// ".", "..", no "/" or NUL, at most 255 bytes.
+func Component(name string) bool {
+	return name != "" && name != "." && name != ".." && len(name) <= 255 &&
+		!strings.ContainsAny(name, "/\x00")
+}
