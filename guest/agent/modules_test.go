@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/osbuild-vm/osbuild-vm/initramfs/modorder"
+	"golang.org/x/sys/unix"
+)
+
+// moduleRoot makes a root with an order file and one .ko per name.
+func moduleRoot(t *testing.T, order string, kos ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	dir := filepath.Join(root, modorder.Dir)
+	must(t, os.MkdirAll(dir, 0o755))
+	if order != "" {
+		must(t, os.WriteFile(filepath.Join(root, modorder.Path), []byte(order), 0o644))
+	}
+	for _, n := range kos {
+		must(t, os.WriteFile(filepath.Join(dir, n+".ko"), []byte(n), 0o644))
+	}
+	return root
+}
+
+// recorder is a loadFunc that records what it loaded and fails as told.
+type recorder struct {
+	loaded []string
+	fail   map[string]error
+}
+
+func (r *recorder) load(f *os.File) error {
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		return err
+	}
+	r.loaded = append(r.loaded, string(data))
+	return r.fail[string(data)]
+}
+
+func TestLoadModules(t *testing.T) {
+	tests := []struct {
+		name    string
+		order   string
+		kos     []string
+		fail    map[string]error
+		want    []string
+		wantErr error
+	}{
+		{"in order", "virtio\nvirtio_ring\nfuse\n", []string{"fuse", "virtio", "virtio_ring"}, nil,
+			[]string{"virtio", "virtio_ring", "fuse"}, nil},
+		{"already there", "virtio\nfuse\n", []string{"virtio", "fuse"}, map[string]error{"virtio": unix.EEXIST},
+			[]string{"virtio", "fuse"}, nil},
+		{"no order file", "", nil, nil, nil, nil},
+		{"load error", "virtio\nfuse\n", []string{"virtio", "fuse"}, map[string]error{"virtio": unix.ENOEXEC},
+			[]string{"virtio"}, unix.ENOEXEC},
+		{"missing object", "virtio\nfuse\n", []string{"virtio"}, nil, []string{"virtio"}, os.ErrNotExist},
+		{"bad order file", "virtio\n../x\n", nil, nil, nil, modorder.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{fail: tt.fail}
+			names, err := loadModules(moduleRoot(t, tt.order, tt.kos...), rec.load)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("loadModules error = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, rec.loaded); diff != "" {
+				t.Errorf("load order (-want +got):\n%s", diff)
+			}
+			if err == nil && !cmp.Equal(names, rec.loaded) {
+				t.Errorf("loadModules = %v, loaded %v", names, rec.loaded)
+			}
+		})
+	}
+}
+
+func TestWorkSize(t *testing.T) {
+	for _, tt := range []struct{ ram, want uint64 }{
+		{2 << 30, 2<<30 - 384<<20},
+		{512 << 20, 256 << 20},
+		{768 << 20, 384 << 20},
+		{0, 0},
+	} {
+		if got := workSize(tt.ram); got != tt.want {
+			t.Errorf("workSize(%d) = %d, want %d", tt.ram, got, tt.want)
+		}
+	}
+}
