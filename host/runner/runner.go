@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/build"
+	"github.com/osbuild-vm/osbuild-vm/host/vm"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
@@ -26,6 +27,7 @@ type Runner struct {
 	client *jsoncomm.Client
 	shares []Share
 	close  func() error
+	vm     *vm.VM // set by Boot, for the console on failure
 }
 
 // New returns a runner that calls c and translates paths through shares;
@@ -60,7 +62,7 @@ func (r *Runner) OpenTree(ctx context.Context, name, from string) error {
 		}
 		p.From = g
 	}
-	return r.client.Call(ctx, jsoncomm.MethodTreeOpen, p, nil, nil)
+	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeOpen, p, nil, nil))
 }
 
 func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
@@ -68,11 +70,11 @@ func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
 	if err != nil {
 		return err
 	}
-	return r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil)
+	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil))
 }
 
 func (r *Runner) CloseTree(ctx context.Context, name string) error {
-	return r.client.Call(ctx, jsoncomm.MethodTreeClose, jsoncomm.TreeRef{Tree: name}, nil, nil)
+	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeClose, jsoncomm.TreeRef{Tree: name}, nil, nil))
 }
 
 func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(stream, text string)) (*build.StageResult, error) {
@@ -83,7 +85,7 @@ func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(str
 	var res jsoncomm.StageResult
 	onLog := func(l jsoncomm.Log) { out(l.Stream, l.Text) }
 	if err := r.client.Call(ctx, jsoncomm.MethodStageRun, p, &res, onLog); err != nil {
-		return nil, err
+		return nil, r.explain(err)
 	}
 	return &build.StageResult{
 		Success: res.Success, ExitCode: res.ExitCode, Metadata: res.Metadata,
