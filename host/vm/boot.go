@@ -79,6 +79,9 @@ func (v *VM) awaitAgent(ctx context.Context, ln *net.UnixListener) error {
 // bootError explains a failed boot with QEMU's errors and the console.
 func (v *VM) bootError(ctx context.Context, err error) error {
 	cause := context.Cause(ctx)
+	if cause == nil && v.exitsSoon() {
+		cause = ErrExited // the channel broke because QEMU is exiting
+	}
 	switch {
 	case errors.Is(cause, ErrExited):
 		v.drainConsole()
@@ -100,6 +103,16 @@ func (v *VM) qemuErrors() string {
 		return "; qemu said: " + s
 	}
 	return ""
+}
+
+// exitsSoon reports whether QEMU exits within a second.
+func (v *VM) exitsSoon() bool {
+	select {
+	case <-v.qemu.Done():
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
 }
 
 // drainConsole waits briefly for the console copier to read QEMU's last

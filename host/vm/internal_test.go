@@ -1,0 +1,123 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConsoleTail(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		n     int
+		want  string
+	}{
+		{"last lines", "a\nb\nc\nd\n", 2, "c\nd"},
+		{"fewer lines", "only\n", 5, "only"},
+		{"no newline", "partial", 1, "partial"},
+		{"crlf and escapes", "x\r\n\x1b[2Jclear\x07\r\n", 2, "x\n[2Jclear"},
+		{"empty", "", 3, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := newConsole(filepath.Join(t.TempDir(), "console.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte(tt.input))
+			if got := c.Tail(tt.n); got != tt.want {
+				t.Errorf("Tail(%d) = %q, want %q", tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConsoleBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console.log")
+	c, err := newConsole(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range (MaxConsoleLog / len(line)) + 100 {
+		c.Write(line)
+	}
+	c.Write([]byte("the end\n"))
+	c.closeFile()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != MaxConsoleLog {
+		t.Errorf("console.log size = %v, %v; want the cap %d", fi.Size(), err, MaxConsoleLog)
+	}
+	if len(c.tail) > tailBytes {
+		t.Errorf("tail holds %d bytes, cap %d", len(c.tail), tailBytes)
+	}
+	if got := c.Tail(1); got != "the end" {
+		t.Errorf("Tail after the cap = %q", got)
+	}
+}
+
+func TestCleanupsReverseOnceJoined(t *testing.T) {
+	var c cleanups
+	var order []int
+	e1, e3 := errors.New("one"), errors.New("three")
+	c.push(func(context.Context) error { order = append(order, 1); return e1 })
+	c.push(func(context.Context) error { order = append(order, 2); return nil })
+	c.push(func(ctx context.Context) error {
+		order = append(order, 3)
+		if ctx.Err() != nil {
+			t.Error("cleanup ran under a canceled context")
+		}
+		return e3
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.run(ctx)
+	if !errors.Is(err, e1) || !errors.Is(err, e3) {
+		t.Errorf("run = %v, want both errors", err)
+	}
+	if again := c.run(ctx); again != err {
+		t.Errorf("second run = %v, want the first result", again)
+	}
+	if len(order) != 3 || order[0] != 3 || order[2] != 1 {
+		t.Errorf("order = %v, want [3 2 1] once", order)
+	}
+}
+
+func TestKernelCmdline(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+		not  []string
+	}{
+		{"amd64", Config{Arch: "amd64", Shares: []Share{{Tag: "src", ReadOnly: true}, {Tag: "scratch"}}},
+			[]string{"console=ttyS0", "panic=-1", "quiet", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
+			[]string{"osbuildvm.debug=1"}},
+		{"arm64 debug", Config{Arch: "arm64", Debug: true, Append: []string{"extra=1"}},
+			[]string{"console=ttyAMA0", "osbuildvm.debug=1", "extra=1"},
+			[]string{"quiet", "i8042.noaux"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			words := strings.Fields(kernelCmdline(tt.cfg))
+			has := map[string]bool{}
+			for _, w := range words {
+				has[w] = true
+			}
+			for _, w := range tt.want {
+				if !has[w] {
+					t.Errorf("command line %q lacks %q", words, w)
+				}
+			}
+			for _, w := range tt.not {
+				if has[w] {
+					t.Errorf("command line %q has %q", words, w)
+				}
+			}
+		})
+	}
+}
