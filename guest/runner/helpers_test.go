@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -19,6 +20,14 @@ var (
 	guestBin  string
 	guestErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if guestBin != "" {
+		os.RemoveAll(filepath.Dir(guestBin))
+	}
+	os.Exit(code)
+}
 
 // needRoot skips namespace and ownership tests for plain users: they need
 // root as the agent has it in the guest.
@@ -65,7 +74,16 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 // newRunner makes a runner with its own WorkDir.
 func newRunner(t testing.TB) *Runner {
 	t.Helper()
-	r, err := New(Config{WorkDir: filepath.Join(t.TempDir(), "work"), Self: guestBinary(t), KillGrace: 300 * time.Millisecond})
+	work := filepath.Join(t.TempDir(), "work")
+	if os.Geteuid() == 0 {
+		// A tmpfs, as the guest's /run/osbuild-vm/work.
+		os.Mkdir(work, 0o700)
+		if err := unix.Mount("tmpfs", work, "tmpfs", 0, "mode=0700"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(work, unix.MNT_DETACH) })
+	}
+	r, err := New(Config{WorkDir: work, Self: guestBinary(t), KillGrace: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,3 +176,5 @@ func (l *logs) has(stream, text string) bool {
 	}
 	return false
 }
+
+func writeFile(p, content string) error { return os.WriteFile(p, []byte(content), 0o644) }

@@ -1,0 +1,95 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+)
+
+func goodSpec() Spec {
+	return Spec{
+		Mountpoint: "/w/calls/1/root", Staging: "/w/calls/1/staging", API: "/w/calls/1/api",
+		Meta: "/w/calls/1/meta", Tree: "/w/trees/t", Executable: "/init",
+		Bin: "/run/osbuild/bin/org.osbuild.noop", Env: []string{"PATH=/usr/bin"},
+		Inputs: []Input{{Name: "files", Source: "/shares/sources", Files: []string{"sha256:ab"}}},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Spec)
+		ok     bool
+	}{
+		{"good", func(*Spec) {}, true},
+		{"relative tree", func(s *Spec) { s.Tree = "w/trees/t" }, false},
+		{"unclean tree", func(s *Spec) { s.Tree = "/w/trees/../t" }, false},
+		{"bin outside", func(s *Spec) { s.Bin = "/usr/bin/sh" }, false},
+		{"bin prefix only", func(s *Spec) { s.Bin = "/run/osbuild/binx" }, false},
+		{"relative root", func(s *Spec) { s.Root = "build" }, false},
+		{"input dotdot", func(s *Spec) { s.Inputs[0].Name = ".." }, false},
+		{"input slash", func(s *Spec) { s.Inputs[0].Name = "a/b" }, false},
+		{"file slash", func(s *Spec) { s.Inputs[0].Files = []string{"../../etc/shadow"} }, false},
+		{"file dot", func(s *Spec) { s.Inputs[0].Files = []string{"."} }, false},
+		{"file nul", func(s *Spec) { s.Inputs[0].Files = []string{"a\x00b"} }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := goodSpec()
+			s.Inputs = append([]Input(nil), s.Inputs...)
+			tc.mutate(&s)
+			data, _ := json.Marshal(s)
+			_, err := decodeSpec(data)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, jsoncomm.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestMainReportsBadUsage(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := start([]string{"x", SetupArg}); !errors.Is(err, jsoncomm.ErrInvalid) {
+		t.Fatalf("start without spec: %v", err)
+	}
+	report(w, jsoncomm.Errorf(jsoncomm.ErrNotFound, "no such thing"))
+	var je jsoncomm.Error
+	if err := json.NewDecoder(r).Decode(&je); err != nil || je.Kind != "not-found" {
+		t.Fatalf("report = %+v, %v", je, err)
+	}
+	missing := filepath.Join(t.TempDir(), "spec.json")
+	if _, err := start([]string{"x", SetupArg, missing}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("start with missing spec: %v", err)
+	}
+}
+
+func FuzzDecodeSpec(f *testing.F) {
+	good, _ := json.Marshal(goodSpec())
+	f.Add(good)
+	f.Add([]byte(`{"bin": "/run/osbuild/bin/"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := decodeSpec(data)
+		if err != nil {
+			return
+		}
+		if s.validate() != nil {
+			t.Fatal("decodeSpec accepted an invalid spec")
+		}
+		for _, in := range s.Inputs {
+			if !Component(in.Name) {
+				t.Fatalf("input name %q accepted", in.Name)
+			}
+		}
+	})
+}
