@@ -28,7 +28,7 @@ func DataTar(r io.Reader) (io.ReadCloser, error) {
 	arr := ar.NewReader(r)
 	sawVersion := false
 	for {
-		hdr, err := arr.Next()
+		hdr, err := nextMember(arr)
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: no data.tar member", ErrNotDeb)
 		}
@@ -47,6 +47,22 @@ func DataTar(r io.Reader) (io.ReadCloser, error) {
 			return decompress(name, io.LimitReader(arr, hdr.Size))
 		}
 	}
+}
+
+// nextMember is ar.Reader.Next made safe for hostile input: the library
+// slices header fields without checking them and panics on some malformed
+// headers (a mode field of spaces), so a panic there becomes ErrNotDeb.
+func nextMember(arr *ar.Reader) (hdr *ar.Header, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			hdr, err = nil, fmt.Errorf("%w: malformed ar header", ErrNotDeb)
+		}
+	}()
+	hdr, err = arr.Next()
+	if err == nil && hdr.Size < 0 {
+		return nil, fmt.Errorf("%w: negative member size", ErrNotDeb)
+	}
+	return hdr, err
 }
 
 // checkVersion requires the first member to be debian-binary of a 2.x
