@@ -147,7 +147,9 @@ func TestExtractRefuses(t *testing.T) {
 		deb  func(t *testing.T) []byte
 		want error
 	}{
-		"escape":  {func(t *testing.T) []byte { return makeDeb(t, "xz", []file{{name: "../../evil", typ: tar.TypeReg, body: "x"}}) }, tarx.ErrUnsafeEntry},
+		"escape": {func(t *testing.T) []byte {
+			return makeDeb(t, "xz", []file{{name: "../../evil", typ: tar.TypeReg, body: "x"}})
+		}, tarx.ErrUnsafeEntry},
 		"not deb": {func(*testing.T) []byte { return []byte("plain text") }, debfile.ErrNotDeb},
 	}
 	for name, tc := range cases {
