@@ -124,7 +124,7 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-var printer = message.NewPrinter(language.English)
+var printer = message.NewPrinter(language.Und)
 
 // check validates value and adds one problem per failing keyword. Like
 // Python's jsonschema.iter_errors, it descends through properties, items
