@@ -102,6 +102,9 @@ func TestUsersModify(t *testing.T) {
 	if got := stagetest.Read(t, args.Tree, "etc/group"); got != "root:x:0:\nsudo:x:27:\nusers:x:100:root\n" {
 		t.Errorf("group membership not replaced: %q", got)
 	}
+	if got := stagetest.Read(t, args.Tree, "root/.bashrc"); got != "# bashrc\n" {
+		t.Errorf("missing home of an existing user not made from skel: %q", got)
+	}
 }
 
 func TestUsersRejects(t *testing.T) {

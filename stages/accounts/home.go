@@ -16,7 +16,7 @@ import (
 // ensureHome makes the home directory from /etc/skel when it is missing
 // and one is wanted: a home given explicitly, CREATE_HOME in login.defs,
 // or an existing user (mkhomedir_helper upstream). "home": "" means none.
-func (d *dbs) ensureHome(e []string, o userOptions) error {
+func (d *dbs) ensureHome(e []string, o userOptions, existed bool) error {
 	if o.Home != nil && *o.Home == "" {
 		return nil
 	}
@@ -31,7 +31,7 @@ func (d *dbs) ensureHome(e []string, o userOptions) error {
 	if _, err := os.Lstat(host); err == nil {
 		return nil
 	}
-	if o.Home == nil && !d.defs.CreateHome {
+	if o.Home == nil && !d.defs.CreateHome && !existed {
 		return nil
 	}
 	uid, gid := atoi(e[2]), atoi(e[3])

@@ -44,7 +44,9 @@ func Users(_ context.Context, args *api.Arguments) error {
 	if err != nil {
 		return err
 	}
+	existed := map[string]bool{}
 	for _, name := range names {
+		existed[name] = d.passwd.Lookup(name) != nil
 		if err := d.applyUser(name, users[name]); err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
@@ -52,7 +54,7 @@ func Users(_ context.Context, args *api.Arguments) error {
 	if err := d.save(); err != nil {
 		return err
 	}
-	return d.finishUsers(names, users)
+	return d.finishUsers(names, users, existed)
 }
 
 func (d *dbs) applyUser(name string, o userOptions) error {
@@ -80,11 +82,11 @@ func (o userOptions) check(name string) error {
 
 // finishUsers creates missing home directories and appends SSH keys,
 // after the databases are saved (so names resolve in the tree).
-func (d *dbs) finishUsers(names []string, users map[string]userOptions) error {
+func (d *dbs) finishUsers(names []string, users map[string]userOptions, existed map[string]bool) error {
 	for _, name := range names {
 		o := users[name]
 		e := d.passwd.Lookup(name)
-		if err := d.ensureHome(e, o); err != nil {
+		if err := d.ensureHome(e, o, existed[name]); err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		keys := append(append([]string{}, o.Keys...), nonEmpty(o.Key)...)

@@ -126,7 +126,7 @@ func TestLn(t *testing.T) {
 }
 
 func TestChmod(t *testing.T) {
-	args := stagetest.Args(t, `{"items": {"/d": {"mode": "go-rwx", "recursive": true}, "/f": {"mode": "4755"}}}`)
+	args := stagetest.Args(t, `{"items": {"/f": {"mode": "4755"}, "/d": {"mode": "go-rwx", "recursive": true}, "/d/sub/x": {"mode": "o+r"}}}`)
 	stagetest.Write(t, args.Tree, "d/sub/x", "")
 	stagetest.Write(t, args.Tree, "f", "")
 	stagetest.Write(t, args.Tree, "other", "")
@@ -134,7 +134,7 @@ func TestChmod(t *testing.T) {
 	if err := Chmod(ctx, args); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]fs.FileMode{"d": 0o700, "d/sub": 0o700, "d/sub/x": 0o600, "other": 0o644}
+	want := map[string]fs.FileMode{"d": 0o700, "d/sub": 0o700, "d/sub/x": 0o604, "other": 0o644}
 	for p, m := range want {
 		if got := mode(t, filepath.Join(args.Tree, p)).Perm(); got != m {
 			t.Errorf("%s: %o, want %o", p, got, m)

@@ -2,11 +2,11 @@ package fsops
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 
@@ -26,11 +26,12 @@ func Chmod(_ context.Context, args *api.Arguments) error {
 	var opts struct {
 		Items map[string]chmodItem `json:"items"`
 	}
-	if err := args.DecodeOptions(&opts); err != nil {
+	order, err := itemOrder(args, &opts)
+	if err != nil {
 		return err
 	}
 	umask := currentUmask()
-	for _, p := range sortedKeys(opts.Items) {
+	for _, p := range order {
 		it := opts.Items[p]
 		mode, err := ParseMode(it.Mode)
 		if err != nil {
@@ -62,11 +63,12 @@ func Chown(_ context.Context, args *api.Arguments) error {
 	var opts struct {
 		Items map[string]chownItem `json:"items"`
 	}
-	if err := args.DecodeOptions(&opts); err != nil {
+	order, err := itemOrder(args, &opts)
+	if err != nil {
 		return err
 	}
 	tree := api.Root(args.Tree)
-	for _, p := range sortedKeys(opts.Items) {
+	for _, p := range order {
 		it := opts.Items[p]
 		uid, gid, err := owners(tree, it)
 		if err != nil {
@@ -138,13 +140,20 @@ func walkItem(args *api.Arguments, p string, recursive bool, fn func(string, fs.
 	})
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// itemOrder decodes the options into opts and returns the keys of their
+// "items" object in document order: items apply in the order given, so a
+// later, more specific item wins over an earlier recursive one.
+func itemOrder(args *api.Arguments, opts any) ([]string, error) {
+	if err := args.DecodeOptions(opts); err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	return keys
+	var raw struct {
+		Items json.RawMessage `json:"items"`
+	}
+	if err := args.DecodeOptions(&raw); err != nil {
+		return nil, err
+	}
+	return api.ObjectKeys(raw.Items)
 }
 
 // currentUmask reads the process umask (there is no read-only call).

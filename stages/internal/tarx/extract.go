@@ -102,17 +102,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 }
 
 func (x *extractor) dir(p string, hdr *tar.Header) error {
-	// Follow a final symlink: /bin -> usr/bin in the tree stays a link
-	// when a package ships ./bin/ (dpkg and tar --keep-directory-symlink).
-	host, err := x.root.Resolve(p)
+	host, err := x.dirTarget(p)
 	if err != nil {
 		return err
-	}
-	fi, err := os.Lstat(host)
-	if err == nil && !fi.IsDir() {
-		if err := os.Remove(host); err != nil {
-			return err
-		}
 	}
 	if err := os.MkdirAll(host, 0o755); err != nil {
 		return err
@@ -122,6 +114,30 @@ func (x *extractor) dir(p string, hdr *tar.Header) error {
 	}
 	x.dirs = append(x.dirs, dirTimes{host, hdr.ModTime})
 	return nil
+}
+
+// dirTarget follows a final symlink to a directory: /bin -> usr/bin in
+// the tree stays a link when a package ships ./bin/ (as dpkg and tar
+// --keep-directory-symlink do). Any other non-directory in the way is
+// removed itself (never the file a symlink points to).
+func (x *extractor) dirTarget(p string) (string, error) {
+	host, err := x.root.Resolve(p)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(host); err == nil && fi.IsDir() {
+		return host, nil
+	}
+	host, err = x.root.ResolveParent(p)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Lstat(host); err == nil && !fi.IsDir() {
+		if err := os.Remove(host); err != nil {
+			return "", err
+		}
+	}
+	return host, nil
 }
 
 // prepare resolves the parent of p, creates it, and removes a non-directory

@@ -141,3 +141,22 @@ func FuzzDecompress(f *testing.F) {
 		}
 	})
 }
+
+func TestExtractDirOverFileSymlink(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "target"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", filepath.Join(root, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Extract(bytes.NewReader(tarOf(t, tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})), api.Root(root), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "target")); err != nil || string(data) != "keep" {
+		t.Errorf("symlink target damaged: %q %v", data, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "d")); err != nil || !fi.IsDir() {
+		t.Errorf("d is not a directory: %v", err)
+	}
+}
