@@ -21,6 +21,8 @@ type agent struct {
 	modules []string
 	shares  []jsoncomm.Share
 	channel io.ReadWriteCloser
+	// workDir is where the runner keeps trees: WorkDir in the guest.
+	workDir string
 }
 
 // Main is the worker (see the package doc): it sets the VM up, serves the
@@ -56,7 +58,7 @@ func boot(ctx context.Context, l *logger) (*agent, error) {
 	}
 	l.debug = cfg.Debug
 	l.phase("worker started at %.3fs, agent %s", started.Seconds(), Version)
-	a := &agent{log: l, cfg: cfg}
+	a := &agent{log: l, cfg: cfg, workDir: WorkDir}
 	if a.modules, err = loadModules("/", timed(l, finitModule)); err != nil {
 		return nil, err
 	}
@@ -85,7 +87,7 @@ func (a *agent) serve(ctx context.Context) error {
 	svc := &services{info: info, files: &fileService{shares: a.shares}, shutdown: func() { fw.arm(); request() }}
 	srv := jsoncomm.NewServer()
 	svc.register(srv)
-	registerRunner(srv, a.log)
+	registerRunner(srv, a.log, a.workDir)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

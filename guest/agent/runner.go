@@ -1,20 +1,22 @@
-//go:build osbuildvm_runner
-
 package agent
 
 import (
-	"os"
-
 	"github.com/osbuild-vm/osbuild-vm/guest/runner"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
-// registerRunner adds the tree.* and stage.run methods of package runner.
-func registerRunner(srv *jsoncomm.Server, l *logger) {
-	self, err := os.Executable()
-	if err != nil {
-		self = "/init"
+// selfPath is the guest binary inside the VM: the initramfs's /init. The
+// runner re-executes it to set up each stage and runs built-in stages
+// from it.
+const selfPath = "/init"
+
+// registerRunner adds package runner's tree.* and stage.run methods. When
+// the runner cannot start, the agent still serves its own methods (the
+// host learns why from the console, and tree.* calls answer unsupported).
+func registerRunner(srv *jsoncomm.Server, l *logger, workDir string) {
+	if _, err := runner.Register(srv, runner.Config{WorkDir: workDir, Self: selfPath}); err != nil {
+		l.errorf("runner: %v", err)
+		return
 	}
-	runner.Register(srv, runner.Config{WorkDir: WorkDir, Binary: self})
 	l.phase("runner registered")
 }

@@ -1,8 +1,14 @@
 // Command osbuild-guest is the one binary in the build VM's initramfs. It
-// is multi-call: as PID 1 (or when called "init") it is the agent's init,
-// as WorkerName the agent's worker, and under the name of a built-in stage
-// that stage. The host cross-compiles it static (CGO_ENABLED=0) for each
-// target architecture and embeds it (package host/guestbin).
+// is multi-call:
+//
+//   - argv[1] sandbox.SetupArg: the runner's per-stage setup process
+//     (checked first: it is PID 1 of its own PID namespace);
+//   - PID 1, or argv[0] "init": the agent's init (agent.Init);
+//   - argv[0] agent.WorkerName: the agent's worker (agent.Main);
+//   - argv[0] naming a built-in stage: that stage (stages.Main).
+//
+// The host cross-compiles it static (CGO_ENABLED=0) for each target
+// architecture and embeds it (package host/guestbin).
 package main
 
 import (
@@ -11,6 +17,7 @@ import (
 	"path/filepath"
 
 	"github.com/osbuild-vm/osbuild-vm/guest/agent"
+	"github.com/osbuild-vm/osbuild-vm/guest/runner/sandbox"
 )
 
 func main() {
@@ -20,6 +27,8 @@ func main() {
 func run() int {
 	name := filepath.Base(os.Args[0])
 	switch {
+	case len(os.Args) > 1 && os.Args[1] == sandbox.SetupArg:
+		return sandbox.Main(os.Args)
 	case os.Getpid() == 1 || name == "init":
 		return agent.Init()
 	case name == agent.WorkerName:
