@@ -21,7 +21,7 @@ func Pack(ctx context.Context, dir string, w io.Writer) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("pack %s: %w", dir, err)
 	}
-	p := &packer{ctx: ctx, dir: dir, tw: tar.NewWriter(w), buf: make([]byte, bufSize), links: map[inode]string{}}
+	p := &packer{ctx: ctx, dir: dir, tw: tar.NewWriter(w), buf: make([]byte, bufSize), xbufs: newXattrBufs(), links: map[inode]string{}}
 	err = p.root(fd)
 	if err == nil {
 		err = p.tw.Close()
@@ -39,6 +39,7 @@ type packer struct {
 	dir   string
 	tw    *tar.Writer
 	buf   []byte
+	xbufs *xattrBufs
 	links map[inode]string
 	stats Stats
 }
@@ -168,7 +169,7 @@ func (p *packer) header(rel string, st *unix.Stat_t, fd, dirfd int, name string)
 	if hdr.Typeflag == tar.TypeLink {
 		return hdr, nil
 	}
-	xattrs, err := readXattrs(fd, dirfd, name)
+	xattrs, err := readXattrs(p.xbufs, fd, dirfd, name)
 	if err != nil {
 		return nil, fmt.Errorf("read xattrs of %s: %w", rel, err)
 	}

@@ -51,11 +51,19 @@ func (x xattrAccess) set(name string, value []byte) error {
 	return unix.Lsetxattr(x.dpath, name, value, 0)
 }
 
+// xattrBufs are the name-list and value buffers readXattrs reuses: most
+// entries have no xattrs, and allocating per entry would dominate.
+type xattrBufs struct{ list, val []byte }
+
+func newXattrBufs() *xattrBufs {
+	return &xattrBufs{list: make([]byte, maxXattrSize), val: make([]byte, maxXattrSize)}
+}
+
 // readXattrs returns an entry's extended attributes as PAX records; a
 // filesystem without xattr support has none.
-func readXattrs(fd, dirfd int, name string) (map[string]string, error) {
+func readXattrs(b *xattrBufs, fd, dirfd int, name string) (map[string]string, error) {
 	x := entryXattrs(fd, dirfd, name)
-	buf := make([]byte, maxXattrSize)
+	buf, val := b.list, b.val
 	n, err := x.list(buf)
 	if errors.Is(err, unix.ENOTSUP) || n == 0 && err == nil {
 		return nil, nil
@@ -64,7 +72,6 @@ func readXattrs(fd, dirfd int, name string) (map[string]string, error) {
 		return nil, err
 	}
 	recs := map[string]string{}
-	val := make([]byte, maxXattrSize)
 	for _, key := range bytes.Split(bytes.TrimSuffix(buf[:n], []byte{0}), []byte{0}) {
 		v, err := x.get(string(key), val)
 		if errors.Is(err, unix.ENODATA) {
