@@ -54,7 +54,8 @@ func (ix *Index) HostRunner(osRelease map[string]string) string {
 	for _, dir := range ix.libdirs {
 		entries, _ := os.ReadDir(filepath.Join(dir, "runners"))
 		for _, e := range entries {
-			if !e.Type().IsRegular() {
+			// like osbuild's is_file(): symlinks to files count
+			if fi, err := os.Stat(filepath.Join(dir, "runners", e.Name())); err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
 			d, v := parseRunnerName(e.Name())

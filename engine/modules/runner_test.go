@@ -14,6 +14,7 @@ func TestHostRunner(t *testing.T) {
 		{map[string]string{"ID": "fedora", "VERSION_ID": "29"}, ""},
 		{map[string]string{}, "org.osbuild.linux"},
 		{map[string]string{"ID": "arch"}, ""},
+		{map[string]string{"ID": "ubuntu", "VERSION_ID": "20.04"}, "org.osbuild.ubuntu1804"}, // a symlink
 	}
 	for _, tt := range tests {
 		if got := ix.HostRunner(tt.osRelease); got != tt.want {
