@@ -75,7 +75,10 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 func newRunner(t testing.TB) *Runner {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "work")
+	// Plain users run only the tests that start no stage.
+	self := "/nonexistent/guestbin"
 	if os.Geteuid() == 0 {
+		self = guestBinary(t)
 		// A tmpfs, as the guest's /run/osbuild-vm/work.
 		os.Mkdir(work, 0o700)
 		if err := unix.Mount("tmpfs", work, "tmpfs", 0, "mode=0700"); err != nil {
@@ -83,7 +86,7 @@ func newRunner(t testing.TB) *Runner {
 		}
 		t.Cleanup(func() { unix.Unmount(work, unix.MNT_DETACH) })
 	}
-	r, err := New(Config{WorkDir: work, Self: guestBinary(t), KillGrace: 300 * time.Millisecond})
+	r, err := New(Config{WorkDir: work, Self: self, KillGrace: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,41 @@
+package treetar_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/osbuild-vm/osbuild-vm/guest/runner/treetar"
+)
+
+// A tree goes out with Pack and comes back with Unpack.
+func Example() {
+	src, _ := os.MkdirTemp("", "tree")
+	defer os.RemoveAll(src)
+	os.MkdirAll(filepath.Join(src, "etc"), 0o755)
+	os.WriteFile(filepath.Join(src, "etc/hostname"), []byte("build\n"), 0o644)
+
+	var archive bytes.Buffer
+	st, err := treetar.Pack(context.Background(), src, &archive)
+	fmt.Println(st, err)
+
+	tr := tar.NewReader(bytes.NewReader(archive.Bytes()))
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		fmt.Println(h.Name)
+	}
+
+	dst, _ := os.MkdirTemp("", "tree")
+	defer os.RemoveAll(dst)
+	st, err = treetar.Unpack(context.Background(), &archive, dst)
+	data, _ := os.ReadFile(filepath.Join(dst, "etc/hostname"))
+	fmt.Printf("%v %v %q\n", st, err, data)
+	// Output:
+	// {2 6} <nil>
+	// ./
+	// ./etc/
+	// ./etc/hostname
+	// {2 6} <nil> "build\n"
+}
