@@ -95,7 +95,8 @@ func (r *Runner) startSetup(ctx context.Context, spec string) (*setupProc, error
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		Setpgid:    true,
-		Pdeathsig:  syscall.SIGKILL,
+		// No Pdeathsig: it fires when the forking OS thread exits, not the
+		// agent, and the agent's own end ends the VM anyway.
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = r.cfg.KillGrace
