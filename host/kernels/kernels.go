@@ -29,6 +29,14 @@ import (
 // its inputs only.
 const Epoch = 0
 
+// Error classes callers give different advice for.
+var (
+	// ErrKernel: the kernel could not be fetched or loaded.
+	ErrKernel = errors.New("vm kernel unavailable")
+	// ErrGuestBinary: the guest binary could not be had.
+	ErrGuestBinary = errors.New("guest binary unavailable")
+)
+
 // GuestBinaryFunc returns the static guest binary for arch.
 type GuestBinaryFunc func(ctx context.Context, arch string) ([]byte, error)
 
@@ -73,7 +81,7 @@ func Prepare(ctx context.Context, o Options) (*Boot, error) {
 	t = time.Now()
 	bin, err := o.GuestBinary(ctx, o.Arch)
 	if err != nil {
-		return nil, fmt.Errorf("prepare boot files: guest binary for %s: %w", o.Arch, err)
+		return nil, fmt.Errorf("prepare boot files: %w: %w", ErrGuestBinary, err)
 	}
 	b.Initrd, b.InitrdCached, err = buildInitrd(o.StoreDir, bin, k)
 	b.InitrdTime = time.Since(t)
@@ -84,13 +92,13 @@ func kernel(ctx context.Context, o Options) (*debian.Kernel, error) {
 	if o.KernelDir != "" {
 		k, err := debian.LoadKernelDir(o.KernelDir, o.Arch)
 		if err != nil {
-			return nil, fmt.Errorf("load kernel %s: %w", o.KernelDir, err)
+			return nil, fmt.Errorf("load kernel %s: %w: %w", o.KernelDir, ErrKernel, err)
 		}
 		return k, nil
 	}
 	k, err := debian.VMKernel(ctx, debian.KernelOptions{StoreDir: o.StoreDir, Mirror: o.Mirror, Arch: o.Arch, Log: o.Log})
 	if err != nil {
-		return nil, fmt.Errorf("get vm kernel for %s: %w", o.Arch, err)
+		return nil, fmt.Errorf("get vm kernel for %s: %w: %w", o.Arch, ErrKernel, err)
 	}
 	return k, nil
 }

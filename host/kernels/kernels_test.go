@@ -89,9 +89,9 @@ func TestPrepareErrors(t *testing.T) {
 	}{
 		{"no guest binary", Options{StoreDir: t.TempDir(), Arch: "amd64", KernelDir: fakeKernelDir(t)}, nil},
 		{"guest binary fails", Options{StoreDir: t.TempDir(), Arch: "amd64", KernelDir: fakeKernelDir(t),
-			GuestBinary: func(context.Context, string) ([]byte, error) { return nil, boom }}, boom},
-		{"empty kernel dir", Options{StoreDir: t.TempDir(), Arch: "amd64", KernelDir: t.TempDir(), GuestBinary: guest("x")}, nil},
-		{"bad arch", Options{StoreDir: t.TempDir(), Arch: "s390x", KernelDir: fakeKernelDir(t), GuestBinary: guest("x")}, nil},
+			GuestBinary: func(context.Context, string) ([]byte, error) { return nil, boom }}, ErrGuestBinary},
+		{"empty kernel dir", Options{StoreDir: t.TempDir(), Arch: "amd64", KernelDir: t.TempDir(), GuestBinary: guest("x")}, ErrKernel},
+		{"bad arch", Options{StoreDir: t.TempDir(), Arch: "s390x", KernelDir: fakeKernelDir(t), GuestBinary: guest("x")}, ErrKernel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
