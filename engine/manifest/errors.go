@@ -32,6 +32,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := "manifest " + e.Path + ": " + e.Msg
+	if e.Path == "." || e.Path == "" {
+		s = "manifest: " + e.Msg
+	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}

@@ -20,7 +20,7 @@ func Load(data []byte) (*Manifest, error) {
 	doc, ok := v.(*pyjson.Object)
 	if !ok {
 		return nil, errorf(ErrStructure, ".", "a manifest is a JSON object with \"version\" and \"pipelines\"",
-			"manifest is a JSON %s, not an object", typeName(v))
+			"a JSON %s, not an object", typeName(v))
 	}
 	if err := checkFinite(v, "."); err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func Load(data []byte) (*Manifest, error) {
 
 func decodeError(err error) error {
 	if errors.Is(err, pyjson.ErrInvalidUTF8) {
-		return errorf(ErrSyntax, ".", "save the manifest as UTF-8", "manifest is not valid UTF-8")
+		return errorf(ErrSyntax, ".", "save the manifest as UTF-8", "not valid UTF-8")
 	}
 	var se *pyjson.SyntaxError
 	if errors.As(err, &se) {
