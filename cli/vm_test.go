@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,7 +70,7 @@ func TestVMCheck(t *testing.T) {
 }
 
 // helperEnv makes the test binary act as osbuild-vm (see
-// TestHelperProcess); its value is the argument list, NUL-separated.
+// TestHelperProcess); its value is the argument list as a JSON array.
 const helperEnv = "OSBUILD_VM_CLI_HELPER"
 
 // TestHelperProcess is not a test: run by the tests below as a child
@@ -81,7 +84,11 @@ func TestHelperProcess(t *testing.T) {
 		guestBinary = func(_ context.Context, arch string) ([]byte, error) { return os.ReadFile(bin) }
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := Run(ctx, strings.Split(args, "\x00"), nil, os.Stdout, os.Stderr)
+	var argv []string
+	if err := json.Unmarshal([]byte(args), &argv); err != nil {
+		t.Fatal(err)
+	}
+	err := Run(ctx, argv, nil, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		os.Stderr.WriteString("osbuild-vm: " + err.Error() + "\n")
@@ -94,7 +101,8 @@ func TestHelperProcess(t *testing.T) {
 func helper(t *testing.T, tmp string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+strings.Join(args, "\x00"), "TMPDIR="+tmp)
+	argv, _ := json.Marshal(args)
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(argv), "TMPDIR="+tmp)
 	return cmd
 }
 
@@ -166,4 +174,104 @@ func assertClean(t *testing.T, tmp string, dirsToo bool) {
 	if len(left) > 0 {
 		t.Errorf("temporary directories left: %v", left)
 	}
+}
+
+// rootlessUser is the account TestVMCheckRootless creates when run as root.
+const rootlessUser = "osbuildvmtest"
+
+// TestVMCheckRootless runs the whole check as a plain user: QEMU under TCG
+// and virtiofsd in a user namespace. As root it creates the user (with
+// subordinate ids); as a plain user it runs as itself.
+func TestVMCheckRootless(t *testing.T) {
+	boot := vmtest.Boot(t, "amd64")
+	dir := worldDir(t)
+	kdir := filepath.Join(dir, "kernel")
+	copyFile(t, boot.Kernel.Image, filepath.Join(kdir, "vmlinuz"))
+	for _, m := range boot.Kernel.Modules {
+		copyFile(t, m.Path, filepath.Join(kdir, "modules", filepath.Base(m.Path)))
+	}
+	bin, err := guestBinary(context.Background(), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "guest"), bin, 0o644)
+	copyFile(t, os.Args[0], filepath.Join(dir, "cli.test"))
+	os.Chmod(filepath.Join(dir, "cli.test"), 0o755)
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	cmd := helper(t, tmp, "vm", "check", "--arch", "amd64", "--store", filepath.Join(dir, "store"), "--vm-kernel", kdir, "--accel", "tcg")
+	cmd.Path, cmd.Args[0] = filepath.Join(dir, "cli.test"), filepath.Join(dir, "cli.test")
+	cmd.Env = append(cmd.Env, "OSBUILD_VM_CLI_GUEST="+filepath.Join(dir, "guest"), "HOME="+dir)
+	if os.Geteuid() == 0 {
+		uid, gid := ensureRootlessUser(t)
+		for _, p := range []string{dir, tmp} {
+			os.Chown(p, uid, gid)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("vm check passed")) {
+		t.Fatalf("vm check as a plain user: %v\n%s", err, out)
+	}
+	assertClean(t, tmp, true)
+}
+
+// worldDir makes a directory every user can traverse (t.TempDir's are
+// private to the test's user).
+func worldDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "osbuild-vm-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ensureRootlessUser creates rootlessUser with subordinate ids if needed
+// and returns its uid and gid.
+func ensureRootlessUser(t *testing.T) (int, int) {
+	t.Helper()
+	if _, err := user.Lookup(rootlessUser); err != nil {
+		run(t, "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", rootlessUser)
+	}
+	if !fileHasOwner("/etc/subuid", rootlessUser) || !fileHasOwner("/etc/subgid", rootlessUser) {
+		run(t, "usermod", "--add-subuids", "300000-365535", "--add-subgids", "300000-365535", rootlessUser)
+	}
+	u, err := user.Lookup(rootlessUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func fileHasOwner(file, name string) bool {
+	b, err := os.ReadFile(file)
+	return err == nil && bytes.Contains(append([]byte("\n"), b...), []byte("\n"+name+":"))
 }
