@@ -31,7 +31,9 @@ import (
 type Spec struct {
 	// Init is the guest binary, a static linux executable.
 	Init []byte
-	// Modules are the kernel modules the agent loads, in load order.
+	// Modules are the kernel modules the agent loads, in an order that
+	// works one by one: each after the modules its modinfo "depends" names.
+	// The agent loads independent modules in parallel.
 	Modules []Module
 	// Epoch is the mtime of every entry, in seconds since 1970 (a
 	// source-epoch); it must fit the format's 32 bits.
@@ -110,11 +112,11 @@ func validate(spec Spec) error {
 	if spec.Epoch < 0 || spec.Epoch > math.MaxUint32 {
 		return fmt.Errorf("epoch %d outside 0..2^32-1: %w", spec.Epoch, ErrInvalidSpec)
 	}
-	names := make([]string, len(spec.Modules))
+	entries := make([]modorder.Entry, len(spec.Modules))
 	for i, m := range spec.Modules {
-		names[i] = m.Name
+		entries[i].Name = m.Name
 	}
-	if _, err := modorder.Format(names); err != nil {
+	if _, err := modorder.Format(entries); err != nil {
 		return fmt.Errorf("%w: %w", err, ErrInvalidSpec)
 	}
 	return nil

@@ -14,13 +14,12 @@ import (
 
 const epoch = 1700000000
 
-// fakeModules writes small ELF-looking modules, one of them xz-compressed,
-// and returns them in load order.
+// fakeModules returns the testdata modules (tiny ELF objects with a
+// .modinfo) in load order, fuse xz-compressed into a temporary directory.
 func fakeModules(t *testing.T) []Module {
 	t.Helper()
-	dir := t.TempDir()
-	plain := filepath.Join(dir, "virtio.ko")
-	if err := os.WriteFile(plain, []byte("\x7fELF virtio"), 0o644); err != nil {
+	fuse, err := os.ReadFile("testdata/fuse.ko")
+	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
@@ -28,15 +27,29 @@ func fakeModules(t *testing.T) []Module {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]byte("\x7fELF fuse"))
+	w.Write(fuse)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	packed := filepath.Join(dir, "fuse.ko.xz")
+	packed := filepath.Join(t.TempDir(), "fuse.ko.xz")
 	if err := os.WriteFile(packed, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []Module{{Name: "virtio", Path: plain}, {Name: "fuse", Path: packed}}
+	return []Module{
+		{Name: "virtio", Path: "testdata/virtio.ko"},
+		{Name: "virtio_ring", Path: "testdata/virtio_ring.ko"},
+		{Name: "fuse", Path: packed},
+		{Name: "virtiofs", Path: "testdata/virtiofs.ko"},
+	}
+}
+
+func content(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 func build(t *testing.T, spec Spec) []byte {
@@ -97,9 +110,11 @@ func TestWriteEntries(t *testing.T) {
 		reg("init", "\x7fELF init", 0o755),
 		dir("lib"),
 		dir("lib/modules"),
-		reg("lib/modules/fuse.ko", "\x7fELF fuse", 0o644),
-		reg("lib/modules/order", "virtio\nfuse\n", 0o644),
-		reg("lib/modules/virtio.ko", "\x7fELF virtio", 0o644),
+		reg("lib/modules/fuse.ko", content(t, "testdata/fuse.ko"), 0o644),
+		reg("lib/modules/order", "virtio\nvirtio_ring\nfuse\nvirtiofs fuse virtio virtio_ring\n", 0o644),
+		reg("lib/modules/virtio.ko", content(t, "testdata/virtio.ko"), 0o644),
+		reg("lib/modules/virtio_ring.ko", content(t, "testdata/virtio_ring.ko"), 0o644),
+		reg("lib/modules/virtiofs.ko", content(t, "testdata/virtiofs.ko"), 0o644),
 		dir("proc"), dir("run"), dir("sys"), dir("tmp"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -121,6 +136,7 @@ func TestWriteRefuses(t *testing.T) {
 		{"bad name", Spec{Init: []byte("x"), Modules: []Module{{Name: "../x", Path: mods[0].Path}}}},
 		{"duplicate", Spec{Init: []byte("x"), Modules: []Module{mods[0], mods[0]}}},
 		{"not elf", Spec{Init: []byte("x"), Modules: []Module{{Name: "bad", Path: bad}}}},
+		{"dependency listed later", Spec{Init: []byte("x"), Modules: []Module{mods[3], mods[0], mods[1], mods[2]}}},
 		{"unknown suffix", Spec{Init: []byte("x"), Modules: []Module{{Name: "m", Path: bad + ".bz2"}}}},
 	}
 	for _, tt := range tests {

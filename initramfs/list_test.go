@@ -14,8 +14,8 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if len(ents) != 11 {
-		t.Fatalf("List gave %d entries, want 11", len(ents))
+	if len(ents) != 13 {
+		t.Fatalf("List gave %d entries, want 13", len(ents))
 	}
 	if e := ents[1]; e.Name != "init" || string(e.Data) != "\x7fELF init" || e.MTime != epoch {
 		t.Errorf("init entry = %+v", e)

@@ -19,19 +19,30 @@ import (
 // Debian module is a few MB; the guest binary about 10.
 const maxFile = 256 << 20
 
-// moduleRecords reads every module and adds the order file.
+// moduleRecords reads every module and adds the order file, with each
+// module's dependencies (from its modinfo) among the modules carried. A
+// dependency on a module not carried is left out: it is built into the
+// kernel, or the list is incomplete and the guest's load will say so.
 func moduleRecords(mods []Module) ([]cpio.Record, error) {
 	recs := make([]cpio.Record, 0, len(mods)+1)
-	names := make([]string, 0, len(mods))
+	entries := make([]modorder.Entry, 0, len(mods))
+	carried := map[string]bool{}
+	for _, m := range mods {
+		carried[m.Name] = true
+	}
 	for _, m := range mods {
 		data, err := readModule(m.Path)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", m.Name, err)
 		}
+		deps, err := depends(data)
+		if err != nil {
+			return nil, fmt.Errorf("module %s: %w", m.Name, err)
+		}
 		recs = append(recs, file(modorder.File(m.Name), data, 0o644))
-		names = append(names, m.Name)
+		entries = append(entries, modorder.Entry{Name: m.Name, Deps: keep(deps, carried)})
 	}
-	order, err := modorder.Format(names)
+	order, err := modorder.Format(entries)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, ErrInvalidSpec)
 	}
@@ -103,4 +114,15 @@ func knownSuffix(path string) bool {
 		}
 	}
 	return false
+}
+
+// keep returns the names in deps that set holds.
+func keep(deps []string, set map[string]bool) []string {
+	var out []string
+	for _, d := range deps {
+		if set[d] {
+			out = append(out, d)
+		}
+	}
+	return out
 }

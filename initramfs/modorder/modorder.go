@@ -4,9 +4,17 @@
 // and the agent (guest side) share, so it lives in its own tiny package that
 // the guest can import without pulling in the cpio writer.
 //
-// The file holds one module name per line (no ".ko" suffix), in load order.
-// Blank lines and lines starting with '#' are ignored. Each module's object
-// is Dir/<name>.ko, an uncompressed ELF module.
+// The file holds one module per line, in an order that works when loaded
+// one by one: the module's name (no ".ko" suffix), then, separated by
+// spaces, the names of the modules it needs loaded first (its modinfo
+// "depends", limited to modules in the file). A module's dependencies are
+// listed on earlier lines, so the file is a DAG the agent may load in
+// parallel. Blank lines and lines starting with '#' are ignored. Each
+// module's object is Dir/<name>.ko, an uncompressed ELF module.
+//
+//	virtio
+//	fuse
+//	virtiofs fuse virtio
 package modorder
 
 import (
@@ -52,56 +60,77 @@ func ValidName(name string) bool {
 	return true
 }
 
-// Format renders names as an order file. It refuses invalid or duplicate
-// names, since the agent would refuse the result.
-func Format(names []string) ([]byte, error) {
-	if err := check(names); err != nil {
+// Entry is one module of an order file.
+type Entry struct {
+	Name string
+	// Deps are modules listed earlier that must be loaded before this one.
+	Deps []string
+}
+
+// Format renders entries as an order file. It refuses what Parse would
+// refuse: invalid or duplicate names, and dependencies not listed earlier.
+func Format(entries []Entry) ([]byte, error) {
+	if err := check(entries); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	for _, n := range names {
-		b.WriteString(n)
+	for _, e := range entries {
+		b.WriteString(strings.Join(append([]string{e.Name}, e.Deps...), " "))
 		b.WriteByte('\n')
 	}
 	return b.Bytes(), nil
 }
 
 // Parse reads an order file.
-func Parse(data []byte) ([]string, error) {
-	var names []string
+func Parse(data []byte) ([]Entry, error) {
+	var entries []Entry
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || strings.HasPrefix(s, "#") {
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		if !ValidName(s) {
-			return nil, fmt.Errorf("parse module order: line %d: name %q: %w", line, s, ErrInvalid)
+		if len(entries) == MaxNames {
+			return nil, fmt.Errorf("parse module order: more than %d modules: %w", MaxNames, ErrInvalid)
 		}
-		names = append(names, s)
+		entries = append(entries, Entry{Name: fields[0], Deps: fields[1:]})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("parse module order: %v: %w", err, ErrInvalid)
 	}
-	if err := check(names); err != nil {
+	if err := check(entries); err != nil {
 		return nil, fmt.Errorf("parse module order: %w", err)
 	}
-	return names, nil
+	return entries, nil
 }
 
-func check(names []string) error {
-	if len(names) > MaxNames {
-		return fmt.Errorf("%d modules, more than %d: %w", len(names), MaxNames, ErrInvalid)
+// Names returns the entries' names, in order.
+func Names(entries []Entry) []string {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
 	}
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		if !ValidName(n) {
-			return fmt.Errorf("module name %q: %w", n, ErrInvalid)
+	return names
+}
+
+func check(entries []Entry) error {
+	if len(entries) > MaxNames {
+		return fmt.Errorf("%d modules, more than %d: %w", len(entries), MaxNames, ErrInvalid)
+	}
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if !ValidName(e.Name) {
+			return fmt.Errorf("module name %q: %w", e.Name, ErrInvalid)
 		}
-		if seen[n] {
-			return fmt.Errorf("module %q listed twice: %w", n, ErrInvalid)
+		if seen[e.Name] {
+			return fmt.Errorf("module %q listed twice: %w", e.Name, ErrInvalid)
 		}
-		seen[n] = true
+		for _, d := range e.Deps {
+			if !seen[d] {
+				return fmt.Errorf("module %q needs %q, which is not listed before it: %w", e.Name, d, ErrInvalid)
+			}
+		}
+		seen[e.Name] = true
 	}
 	return nil
 }

@@ -16,13 +16,14 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []string
+		want []Entry
 	}{
 		{"empty", "", nil},
-		{"one", "virtio\n", []string{"virtio"}},
-		{"no trailing newline", "virtio\nfuse", []string{"virtio", "fuse"}},
-		{"comments and blanks", "# load order\n\nvirtio_pci\n  fuse  \n", []string{"virtio_pci", "fuse"}},
-		{"dash", "vmw-vsock\n", []string{"vmw-vsock"}},
+		{"one", "virtio\n", []Entry{{Name: "virtio"}}},
+		{"no trailing newline", "virtio\nfuse", []Entry{{Name: "virtio"}, {Name: "fuse"}}},
+		{"comments and blanks", "# load order\n\nvirtio_pci\n  fuse  \n", []Entry{{Name: "virtio_pci"}, {Name: "fuse"}}},
+		{"deps", "virtio\nfuse\nvirtiofs fuse  virtio\n", []Entry{{Name: "virtio"}, {Name: "fuse"}, {Name: "virtiofs", Deps: []string{"fuse", "virtio"}}}},
+		{"dash", "vmw-vsock\n", []Entry{{Name: "vmw-vsock"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,7 +31,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("Parse (-want +got):\n%s", diff)
 			}
 		})
@@ -66,28 +67,41 @@ func TestParseTooMany(t *testing.T) {
 }
 
 func TestFormatRoundTrip(t *testing.T) {
-	names := []string{"virtio", "virtio_ring", "virtio_pci", "fuse", "virtiofs"}
-	data, err := Format(names)
+	entries := []Entry{{Name: "virtio"}, {Name: "virtio_ring"}, {Name: "virtio_pci", Deps: []string{"virtio", "virtio_ring"}}, {Name: "fuse"}}
+	data, err := Format(entries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(data) != "virtio\nvirtio_ring\nvirtio_pci\nfuse\nvirtiofs\n" {
+	if string(data) != "virtio\nvirtio_ring\nvirtio_pci virtio virtio_ring\nfuse\n" {
 		t.Errorf("Format = %q", data)
 	}
 	got, err := Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(names, got); diff != "" {
+	if diff := cmp.Diff(entries, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"virtio", "virtio_ring", "virtio_pci", "fuse"}, Names(got)); diff != "" {
+		t.Errorf("Names (-want +got):\n%s", diff)
 	}
 }
 
 func TestFormatRefuses(t *testing.T) {
-	for _, names := range [][]string{{"a/b"}, {""}, {"x", "x"}, {"../etc"}, {strings.Repeat("a", 56)}} {
-		t.Run(strings.Join(names, ","), func(t *testing.T) {
-			if _, err := Format(names); !errors.Is(err, ErrInvalid) {
-				t.Errorf("Format(%q) = %v, want ErrInvalid", names, err)
+	for name, entries := range map[string][]Entry{
+		"slash":      {{Name: "a/b"}},
+		"empty":      {{Name: ""}},
+		"twice":      {{Name: "x"}, {Name: "x"}},
+		"dotdot":     {{Name: "../etc"}},
+		"long":       {{Name: strings.Repeat("a", 56)}},
+		"later dep":  {{Name: "a", Deps: []string{"b"}}, {Name: "b"}},
+		"self dep":   {{Name: "a", Deps: []string{"a"}}},
+		"bad dep":    {{Name: "a"}, {Name: "b", Deps: []string{"../a"}}},
+		"absent dep": {{Name: "a", Deps: []string{"gone"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Format(entries); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Format(%v) = %v, want ErrInvalid", entries, err)
 			}
 		})
 	}
@@ -100,19 +114,19 @@ func TestFile(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add([]byte("virtio\nfuse\n"))
+	f.Add([]byte("virtio\nfuse\nvirtiofs fuse virtio\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		names, err := Parse(data)
+		entries, err := Parse(data)
 		if err != nil {
 			return
 		}
-		out, err := Format(names)
+		out, err := Format(entries)
 		if err != nil {
-			t.Fatalf("Format of parsed names %q: %v", names, err)
+			t.Fatalf("Format of parsed entries %v: %v", entries, err)
 		}
 		again, err := Parse(out)
-		if err != nil || !cmp.Equal(names, again, cmpopts.EquateEmpty()) {
-			t.Fatalf("round trip: %q -> %q, %v", names, again, err)
+		if err != nil || !cmp.Equal(entries, again, cmpopts.EquateEmpty()) {
+			t.Fatalf("round trip: %v -> %v, %v", entries, again, err)
 		}
 	})
 }
