@@ -7,7 +7,11 @@ import (
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 )
 
-// buildManifest is a placeholder until cli/build.go exists.
+// buildManifest runs a validated manifest: sources, the build VM, exports.
 func buildManifest(ctx context.Context, opts *runOptions, m *manifest.Manifest, stdout, stderr io.Writer) error {
-	return exitf(ExitFailed, "execution is not available yet")
+	cfg, err := execConfigFrom(opts, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return execute(ctx, cfg, m, stdout, stderr)
 }

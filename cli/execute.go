@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/engine/build"
+	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
+	"github.com/osbuild-vm/osbuild-vm/engine/modules"
+	"github.com/osbuild-vm/osbuild-vm/engine/monitor"
+	"github.com/osbuild-vm/osbuild-vm/engine/sources"
+	"github.com/osbuild-vm/osbuild-vm/engine/store"
+	"github.com/osbuild-vm/osbuild-vm/host/guestbin"
+	"github.com/osbuild-vm/osbuild-vm/host/runner"
+	"github.com/osbuild-vm/osbuild-vm/host/vm"
+)
+
+// execConfig is what a build needs from the command line.
+type execConfig struct {
+	ManifestPath string
+	StoreDir     string
+	MaxSize      *int64 // nil: the store's recorded limit
+	OutputDir    string
+	Checkpoints  []string
+	Exports      []string
+	Libdirs      []string
+	Monitor      monitor.Monitor
+	JSON         bool
+	StageTimeout time.Duration
+	Arch, Accel  string
+	MemoryMiB    int
+	CPUs         int
+	Mirror       string
+	VMKernel     string
+	Debug        bool
+}
+
+// execute fetches the sources, builds what the exports need in the build
+// VM and writes the exports, reporting through cfg.Monitor and, with
+// --json, osbuild's result document on stdout.
+func execute(ctx context.Context, cfg execConfig, m *manifest.Manifest, stdout, stderr io.Writer) error {
+	checkpoints, err := m.Checkpoints(cfg.Checkpoints)
+	if err != nil && len(cfg.Checkpoints) > 0 {
+		return exitf(ExitFailed, "%v", err)
+	}
+	st, err := store.Open(cfg.StoreDir, store.Options{MaxSize: cfg.MaxSize})
+	if err != nil {
+		return exitf(ExitFailed, "%v", err)
+	}
+	defer st.Close()
+	mon := cfg.Monitor
+	res := &monitor.Result{}
+	for _, p := range m.Pipelines {
+		res.Pipeline(p.Name, p.ID, buildName(p))
+	}
+	mon.RunStarted(cfg.ManifestPath, len(m.Sources)+len(m.Pipelines))
+	err = fetchSources(ctx, st, m, mon, res)
+	if err == nil {
+		err = runBuild(ctx, cfg, m, st, checkpoints, res)
+	}
+	mon.RunFinished(cfg.ManifestPath, err == nil)
+	if cfg.JSON {
+		res.WriteJSON(stdout, fmt.Sprint(m.Version))
+	}
+	return buildExit(ctx, err, stderr)
+}
+
+func buildName(p *manifest.Pipeline) string {
+	if p.Build == nil {
+		return ""
+	}
+	return p.Build.Name
+}
+
+// fetchSources downloads and verifies every source item into the store.
+func fetchSources(ctx context.Context, st *store.Store, m *manifest.Manifest, mon monitor.Monitor, res *monitor.Result) error {
+	report, err := sources.Fetch(ctx, st.SourceDir, m.Sources, sources.Options{
+		Progress: func(p sources.Progress) {
+			mon.Download(monitor.Download{Checksum: p.Checksum, URL: p.URL, Done: p.Done, Total: p.Total})
+		},
+	})
+	for _, typ := range sortedKeys(report) {
+		sr := monitor.SourceResult{Type: typ}
+		for _, it := range report[typ] {
+			sr.Items = append(sr.Items, monitor.SourceItem{Checksum: it.Checksum, Cached: it.Cached, Error: it.Error})
+		}
+		mon.SourceStarted(typ)
+		mon.SourceFinished(sr)
+		res.Source(sr)
+	}
+	if err != nil {
+		return fmt.Errorf("sources: %w", err)
+	}
+	return nil
+}
+
+// runBuild builds in the VM, booted only if anything is left to build.
+func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *store.Store, checkpoints map[string]bool, res *monitor.Result) error {
+	scratch := filepath.Join(st.RunDir(), "exports")
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return err
+	}
+	index := modules.NewIndex(cfg.Libdirs...)
+	shares := vmShares(st, cfg.Libdirs)
+	r, err := build.Run(ctx, m, build.Config{
+		Store: build.FromStore(st),
+		NewExecutor: func(ctx context.Context) (build.Executor, error) {
+			return runner.Boot(ctx, runner.BootConfig{
+				StoreDir: st.Root(), Arch: cfg.Arch, Accel: cfg.Accel, MemoryMiB: cfg.MemoryMiB,
+				CPUs: cfg.CPUs, Mirror: cfg.Mirror, KernelDir: cfg.VMKernel, Shares: shares,
+				GuestBinary: guestbin.Binary, Debug: cfg.Debug,
+			})
+		},
+		Resolve:      resolver(index),
+		SourcesDir:   st.SourceDir(sources.FilesDir),
+		ScratchDir:   scratch,
+		Checkpoints:  checkpoints,
+		Exports:      cfg.Exports,
+		OutputDir:    cfg.OutputDir,
+		StageTimeout: cfg.StageTimeout,
+		Monitor:      &monitorAdapter{m: cfg.Monitor},
+	})
+	recordResult(res, r)
+	return err
+}
+
+// vmShares are the host directories the build VM sees: committed objects
+// and sources read-only, the run directory writable, each libdir
+// read-only.
+func vmShares(st *store.Store, libdirs []string) []vm.Share {
+	shares := []vm.Share{
+		{Tag: "objects", Dir: filepath.Join(st.Root(), "objects"), ReadOnly: true},
+		{Tag: "sources", Dir: filepath.Join(st.Root(), "sources"), ReadOnly: true},
+		{Tag: "run", Dir: st.RunDir()},
+	}
+	for i, d := range libdirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			abs = d
+		}
+		shares = append(shares, vm.Share{Tag: fmt.Sprintf("libdir%d", i), Dir: abs, ReadOnly: true})
+	}
+	return shares
+}
+
+// resolver maps a stage to its executable: "" for a built-in one.
+func resolver(index *modules.Index) func(kind, typ string) (string, error) {
+	return func(kind, typ string) (string, error) {
+		path, builtin, err := index.Executable(modules.Kind(kind), typ)
+		if err != nil {
+			return "", err
+		}
+		if builtin {
+			return "", nil
+		}
+		return path, nil
+	}
+}
+
+func recordResult(res *monitor.Result, r *build.Result) {
+	if r == nil {
+		return
+	}
+	for _, p := range r.Pipelines {
+		for _, s := range p.Stages {
+			res.Stage(p.Name, monitor.StageResult{
+				Type: s.Type, ID: s.ID, Success: s.Success, Output: s.Output, Metadata: s.Metadata,
+			})
+		}
+	}
+}
+
+// buildExit maps a build error to osbuild's exit codes, printing a failing
+// stage's log tail so the user sees why without --json.
+func buildExit(ctx context.Context, err error, stderr io.Writer) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted")}
+	}
+	var se *build.StageError
+	if errors.As(err, &se) {
+		fmt.Fprintf(stderr, "stage %s failed; its last output:\n%s\n", se.Type, indent(se.Tail(30)))
+	}
+	return &ExitError{Code: ExitFailed, Err: err}
+}
