@@ -8,7 +8,13 @@
 // entry has uid/gid 0, the Spec's Epoch as mtime and an inode number given
 // by its position; entries are sorted by path.
 //
-// The archive is not compressed (see Write for the measurement behind it).
+// The archive is not compressed. Measured under TCG on a loaded 2-core
+// host (Debian 6.1 cloud kernels, 5.6 MB archive with nine modules), the
+// kernel's unpack step ("Trying to unpack rootfs" to "Freeing initrd
+// memory") took 57-177 ms on amd64 and 126-210 ms on arm64 for the plain
+// archive, 284-565 ms and 142-557 ms for the same archive gzip'd to 2.5 MB:
+// inflate runs emulated in the guest, while QEMU reads the larger file from
+// the host's page cache in a few milliseconds.
 //
 // Layout:
 //
@@ -56,7 +62,7 @@ var ErrInvalidSpec = errors.New("invalid initramfs spec")
 // dirs are the directories the archive carries besides lib/modules.
 var dirs = []string{"dev", "lib", "lib/modules", "proc", "run", "sys", "tmp"}
 
-// Write writes spec's archive to w, uncompressed.
+// Write writes spec's archive to w, uncompressed (see the package doc).
 func Write(w io.Writer, spec Spec) error {
 	recs, err := records(spec)
 	if err != nil {
