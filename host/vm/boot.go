@@ -30,7 +30,7 @@ func kernelCmdline(c Config) string {
 		// No legacy keyboard controller to probe: saves a timeout.
 		w = append(w, "i8042.noaux", "i8042.nokbd", "i8042.nopnp")
 	}
-	w = append(w, jsoncomm.CmdlineChannel+"=virtio-serial")
+	w = append(w, channelArg(c))
 	for _, s := range c.Shares {
 		arg := jsoncomm.CmdlineShare + "=" + s.Tag
 		if s.ReadOnly {
@@ -58,8 +58,7 @@ func (v *VM) awaitAgent(ctx context.Context, ln *net.UnixListener) error {
 		case <-ctx.Done():
 		}
 	}()
-	go func() { <-ctx.Done(); ln.Close() }()
-	conn, err := ln.Accept()
+	conn, err := v.connect(ctx, ln)
 	if err != nil {
 		return v.bootError(ctx, err)
 	}

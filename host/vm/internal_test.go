@@ -97,6 +97,8 @@ func TestKernelCmdline(t *testing.T) {
 		{"amd64", Config{Arch: "amd64", Shares: []Share{{Tag: "src", ReadOnly: true}, {Tag: "scratch"}}},
 			[]string{"console=ttyS0", "panic=-1", "quiet", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
 			[]string{"osbuildvm.debug=1"}},
+		{"vsock", Config{Arch: "amd64", Channel: ChannelVsock},
+			[]string{"osbuildvm.channel=vsock:1024"}, []string{"osbuildvm.channel=virtio-serial"}},
 		{"arm64 debug", Config{Arch: "arm64", Debug: true, Append: []string{"extra=1"}},
 			[]string{"console=ttyAMA0", "osbuildvm.debug=1", "extra=1"},
 			[]string{"quiet", "i8042.noaux"}},
@@ -119,5 +121,24 @@ func TestKernelCmdline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestVsockNeedsDevice(t *testing.T) {
+	if _, err := os.Stat(vhostVsock); err == nil {
+		t.Skip("this host has /dev/vhost-vsock")
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	_, err := Start(context.Background(), Config{Arch: "amd64", Kernel: file, Initrd: file, Channel: ChannelVsock, Accel: "tcg"})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "virtio-serial") {
+		t.Errorf("Start with vsock = %v, want ErrConfig suggesting virtio-serial", err)
+	}
+}
+
+func TestNextCIDDistinct(t *testing.T) {
+	a, b := nextCID(), nextCID()
+	if a < 3 || b < 3 || a == b {
+		t.Errorf("nextCID = %d, %d; want distinct CIDs >= 3", a, b)
 	}
 }

@@ -32,6 +32,7 @@ type VM struct {
 	client  *jsoncomm.Client
 	cleanup cleanups
 	stop    context.CancelFunc // ends the processes' context
+	cid     uint32             // guest CID when the channel is vsock
 
 	monOnce sync.Once
 	mon     *qemu.Monitor
@@ -65,6 +66,12 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
 	v := &VM{cfg: cfg, accel: a, timings: Timings{Started: time.Now()}}
+	if cfg.Channel == ChannelVsock {
+		if err := checkVsock(); err != nil {
+			return nil, err
+		}
+		v.cid = nextCID()
+	}
 	if err := v.boot(ctx); err != nil {
 		return nil, errors.Join(err, v.Close())
 	}
@@ -181,6 +188,9 @@ func (v *VM) qemuConfig() qemu.Config {
 		Arch: v.cfg.Arch, Accel: v.accel, MemoryMiB: v.cfg.MemoryMiB, CPUs: v.cfg.CPUs,
 		Kernel: v.cfg.Kernel, Initrd: v.cfg.Initrd, Append: kernelCmdline(v.cfg),
 		Console: v.path("console.sock"), QMP: v.path("qmp.sock"), Control: v.path("control.sock"),
+	}
+	if v.cfg.Channel == ChannelVsock {
+		c.Control, c.VsockCID = "", v.cid
 	}
 	for i, s := range v.cfg.Shares {
 		c.Shares = append(c.Shares, qemu.Share{Tag: s.Tag, Socket: v.path("fs-" + strconv.Itoa(i) + ".sock")})
