@@ -37,7 +37,7 @@ func libdir(t *testing.T, name, script string) string {
 	dir := t.TempDir()
 	stages := filepath.Join(dir, "stages")
 	os.MkdirAll(stages, 0o755)
-	meta := `{"summary": "test stage", "schema_2": {"options": {"type": "object"}}}`
+	meta := `{"summary": "test stage", "description": ["A stage written in sh for the end-to-end tests."], "schema_2": {"options": {"type": "object"}}}`
 	if err := os.WriteFile(filepath.Join(stages, "test."+name+".meta.json"), []byte(meta), 0o644); err != nil {
 		t.Fatal(err)
 	}
