@@ -35,11 +35,16 @@ type result struct {
 func osbuildVM(ctx context.Context, t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb syncBuffer
-	err := cli.Run(ctx, args, strings.NewReader(""), &out, &errb)
+	err := runCLI(ctx, &out, &errb, args...)
 	if err != nil && err.Error() != "" {
 		errb.WriteString("osbuild-vm: " + err.Error() + "\n")
 	}
 	return result{out.String(), errb.String(), cli.ExitCode(ctx, err)}
+}
+
+// runCLI runs the command line in-process.
+func runCLI(ctx context.Context, stdout, stderr io.Writer, args ...string) error {
+	return cli.Run(ctx, args, strings.NewReader(""), stdout, stderr)
 }
 
 // syncBuffer is a bytes.Buffer safe for the monitor's concurrent writes.
