@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osbuild-vm/osbuild-vm/host/accel"
 	"github.com/osbuild-vm/osbuild-vm/host/qemu"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
@@ -21,8 +22,15 @@ const HostAgent = "osbuild-vm-host"
 // kernelCmdline is the guest kernel's command line: the console, a panic
 // that ends the VM at once (QEMU runs with -no-reboot), and the agent's
 // boot contract from jsoncomm.
-func kernelCmdline(c Config) string {
+//
+// Under TCG the guest's speculative-execution mitigations protect nothing
+// (TCG does not speculate the guest's code) and cost at every syscall, so
+// they are turned off; with KVM they stay.
+func kernelCmdline(c Config, a accel.Accel) string {
 	w := []string{"console=" + qemu.ConsoleDevice(c.Arch), "panic=-1", "oops=panic"}
+	if a == accel.TCG {
+		w = append(w, "mitigations=off")
+	}
 	if !c.Debug {
 		w = append(w, "quiet", "loglevel=3")
 	}

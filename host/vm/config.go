@@ -101,6 +101,9 @@ type Config struct {
 	QEMU string
 	// Virtiofsd overrides the virtiofsd binary.
 	Virtiofsd string
+	// ShareCache is virtiofsd's cache mode (auto, always, none); empty
+	// means virtiofsd.DefaultCache.
+	ShareCache string
 }
 
 func (c Config) withDefaults() (Config, error) {

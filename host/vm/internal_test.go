@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/osbuild-vm/osbuild-vm/host/accel"
 )
 
 func TestConsoleTail(t *testing.T) {
@@ -91,21 +93,26 @@ func TestKernelCmdline(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
+		kvm  bool
 		want []string
 		not  []string
 	}{
 		{"amd64", Config{Arch: "amd64", Shares: []Share{{Tag: "src", ReadOnly: true}, {Tag: "scratch"}}},
-			[]string{"console=ttyS0", "panic=-1", "quiet", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
+			false, []string{"console=ttyS0", "panic=-1", "quiet", "mitigations=off", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
 			[]string{"osbuildvm.debug=1"}},
-		{"vsock", Config{Arch: "amd64", Channel: ChannelVsock},
-			[]string{"osbuildvm.channel=vsock:1024"}, []string{"osbuildvm.channel=virtio-serial"}},
-		{"arm64 debug", Config{Arch: "arm64", Debug: true, Append: []string{"extra=1"}},
+		{"vsock kvm", Config{Arch: "amd64", Channel: ChannelVsock}, true,
+			[]string{"osbuildvm.channel=vsock:1024"}, []string{"osbuildvm.channel=virtio-serial", "mitigations=off"}},
+		{"arm64 debug", Config{Arch: "arm64", Debug: true, Append: []string{"extra=1"}}, false,
 			[]string{"console=ttyAMA0", "osbuildvm.debug=1", "extra=1"},
 			[]string{"quiet", "i8042.noaux"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			words := strings.Fields(kernelCmdline(tt.cfg))
+			a := accel.TCG
+			if tt.kvm {
+				a = accel.KVM
+			}
+			words := strings.Fields(kernelCmdline(tt.cfg, a))
 			has := map[string]bool{}
 			for _, w := range words {
 				has[w] = true

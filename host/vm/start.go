@@ -131,7 +131,7 @@ func (v *VM) startShares(ctx context.Context) error {
 	for i, s := range v.cfg.Shares {
 		d, err := virtiofsd.Start(ctx, virtiofsd.Options{
 			Binary: v.cfg.Virtiofsd, Socket: v.path("fs-" + strconv.Itoa(i) + ".sock"),
-			Dir: s.Dir, ReadOnly: s.ReadOnly, Log: log,
+			Dir: s.Dir, ReadOnly: s.ReadOnly, Cache: v.cfg.ShareCache, Log: log,
 		})
 		if errors.Is(err, virtiofsd.ErrNotInstalled) {
 			return fmt.Errorf("share %s: %w: %w", s.Tag, err, ErrNotInstalled)
@@ -186,7 +186,7 @@ func (v *VM) startQEMU(ctx context.Context, bin string) (*net.UnixListener, erro
 func (v *VM) qemuConfig() qemu.Config {
 	c := qemu.Config{
 		Arch: v.cfg.Arch, Accel: v.accel, MemoryMiB: v.cfg.MemoryMiB, CPUs: v.cfg.CPUs,
-		Kernel: v.cfg.Kernel, Initrd: v.cfg.Initrd, Append: kernelCmdline(v.cfg),
+		Kernel: v.cfg.Kernel, Initrd: v.cfg.Initrd, Append: kernelCmdline(v.cfg, v.accel),
 		Console: v.path("console.sock"), QMP: v.path("qmp.sock"), Control: v.path("control.sock"),
 	}
 	if v.cfg.Channel == ChannelVsock {
