@@ -51,8 +51,16 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// compressor wraps w in the named compression at level (0: the tool's
-// default). Closing it flushes the compressed stream, not w.
+// defaultLevel asks compressor for the tool's own default level.
+const defaultLevel = -1
+
+// xzDictCaps are the dictionary sizes of xz's presets 0-9, the setting
+// that decides speed and ratio in Go's xz writer (it has no presets).
+var xzDictCaps = [10]int{1 << 18, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 8 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20}
+
+// compressor wraps w in the named compression at level (defaultLevel:
+// the tool's default; for xz the preset). Closing it flushes the
+// compressed stream, not w.
 func compressor(kind string, w io.Writer, level int) (io.WriteCloser, error) {
 	switch kind {
 	case compressNone:
@@ -60,21 +68,28 @@ func compressor(kind string, w io.Writer, level int) (io.WriteCloser, error) {
 	case compressGzip:
 		return gzipWriter(w, level)
 	case compressXz:
-		zw, err := xz.WriterConfig{}.NewWriter(w)
-		if err != nil {
-			return nil, fmt.Errorf("xz writer: %w", err)
-		}
-		return zw, nil
+		return xzWriter(w, level)
 	case compressZstd:
 		return zstdWriter(w, level)
 	}
 	return nil, fmt.Errorf("compression %s: %w", kind, ErrUnsupported)
 }
 
+func xzWriter(w io.Writer, preset int) (io.WriteCloser, error) {
+	if preset < 0 || preset > 9 {
+		preset = 6
+	}
+	zw, err := xz.WriterConfig{DictCap: xzDictCaps[preset]}.NewWriter(w)
+	if err != nil {
+		return nil, fmt.Errorf("xz writer: %w", err)
+	}
+	return zw, nil
+}
+
 // gzipWriter writes like `gzip --no-name`: no file name and a zero mtime
 // in the header, so the bytes depend only on the content.
 func gzipWriter(w io.Writer, level int) (io.WriteCloser, error) {
-	if level == 0 {
+	if level < 0 {
 		level = gzip.DefaultCompression
 	}
 	zw, err := gzip.NewWriterLevel(w, level)

@@ -1,12 +1,11 @@
 package archive
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/osbuild-vm/osbuild-vm/stages/api"
 	"github.com/osbuild-vm/osbuild-vm/stages/internal/tarx"
@@ -30,7 +29,7 @@ func Untar(_ context.Context, args *api.Arguments) error {
 		return fmt.Errorf("untar: %w", err)
 	}
 	defer f.Close()
-	r, err := tarx.Decompress(f)
+	r, err := tarx.Decompress(bufio.NewReaderSize(f, ioBufferSize))
 	if err != nil {
 		return fmt.Errorf("untar %s: %w", src, err)
 	}
@@ -38,8 +37,9 @@ func Untar(_ context.Context, args *api.Arguments) error {
 	return tarx.Extract(r, api.Root(args.Tree), tarx.Options{Prefix: opts.Prefix, Owners: os.Geteuid() == 0})
 }
 
-// Xz compresses the "file" input into filename in the tree. Upstream runs
-// `xz -0`; Go's xz has no presets, so the ratio differs, the format not.
+// Xz compresses the "file" input into filename in the tree with the
+// dictionary of upstream's `xz -0` (Go's xz writer has no presets; the
+// format is the same, the bytes are not).
 func Xz(_ context.Context, args *api.Arguments) error {
 	return compressInput(args, compressXz, 0)
 }
@@ -47,13 +47,13 @@ func Xz(_ context.Context, args *api.Arguments) error {
 // Zstd compresses the "file" input into filename, at zstd's fastest level
 // as upstream's `zstd -1`.
 func Zstd(_ context.Context, args *api.Arguments) error {
-	return compressInput(args, compressZstd, int(zstd.SpeedFastest))
+	return compressInput(args, compressZstd, 1)
 }
 
 // Gzip compresses the "file" input into filename at level (default 1),
 // like `gzip --no-name`.
 func Gzip(_ context.Context, args *api.Arguments) error {
-	return compressInput(args, compressGzip, 0)
+	return compressInput(args, compressGzip, 1)
 }
 
 type compressOptions struct {
@@ -66,11 +66,8 @@ func compressInput(args *api.Arguments, kind string, level int) error {
 	if err := args.DecodeOptions(&opts); err != nil {
 		return err
 	}
-	if kind == compressGzip {
+	if kind == compressGzip && opts.Level != 0 {
 		level = opts.Level
-		if level == 0 {
-			level = 1
-		}
 	} else if opts.Level != 0 {
 		return fmt.Errorf("%w: %s takes no level", api.ErrInvalidArguments, kind)
 	}
@@ -83,7 +80,7 @@ func compressInput(args *api.Arguments, kind string, level int) error {
 		return fmt.Errorf("compress: %w", err)
 	}
 	defer in.Close()
-	return writeCompressed(api.Root(args.Tree), opts.Filename, kind, level, in)
+	return writeCompressed(api.Root(args.Tree), opts.Filename, kind, level, bufio.NewReaderSize(in, ioBufferSize))
 }
 
 func writeCompressed(out api.Root, name, kind string, level int, src io.Reader) error {
@@ -96,15 +93,8 @@ func writeCompressed(out api.Root, name, kind string, level int, src io.Reader) 
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	defer f.Close()
-	cw, err := compressor(kind, f, level)
-	if err != nil {
+	return writeBuffered(f, name, kind, level, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
 		return err
-	}
-	if _, err := io.Copy(cw, src); err != nil {
-		return fmt.Errorf("compress %s: %w", name, err)
-	}
-	if err := cw.Close(); err != nil {
-		return fmt.Errorf("compress %s: %w", name, err)
-	}
-	return f.Close()
+	})
 }

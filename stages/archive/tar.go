@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -146,7 +147,19 @@ func writeArchive(out api.Root, name, kind string, fill func(io.Writer) error) e
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	defer f.Close()
-	cw, err := compressor(kind, f, 0)
+	return writeBuffered(f, name, kind, defaultLevel, fill)
+}
+
+// ioBufferSize is the buffer between files and (de)compressors: Go's xz
+// reads and writes in small pieces and runs several times slower on an
+// unbuffered file.
+const ioBufferSize = 1 << 20
+
+// writeBuffered streams fill's bytes through the compression and a buffer
+// into f, then closes f.
+func writeBuffered(f *os.File, name, kind string, level int, fill func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(f, ioBufferSize)
+	cw, err := compressor(kind, bw, level)
 	if err != nil {
 		return err
 	}
@@ -154,6 +167,9 @@ func writeArchive(out api.Root, name, kind string, fill func(io.Writer) error) e
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := cw.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return f.Close()

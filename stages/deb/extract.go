@@ -6,6 +6,7 @@
 package deb
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -43,7 +44,8 @@ func extractOne(path string, tree api.Root) error {
 		return fmt.Errorf("extract deb: %w", err)
 	}
 	defer f.Close()
-	data, err := debfile.DataTar(f)
+	// Go's xz reader is several times slower on an unbuffered file.
+	data, err := debfile.DataTar(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		return fmt.Errorf("extract deb %s: %w", path, err)
 	}

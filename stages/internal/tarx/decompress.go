@@ -16,7 +16,7 @@ import (
 // starts with the magic of gzip, xz, zstd or bzip2 (what tar's
 // --auto-compress reads). Close releases decoder resources.
 func Decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, 1<<16)
 	magic, _ := br.Peek(6)
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
