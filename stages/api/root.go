@@ -42,15 +42,6 @@ func (r Root) Join(p string) string {
 	return filepath.Join(string(r), filepath.Clean("/"+p))
 }
 
-// Rel returns the in-root absolute path of a host path under the root.
-func (r Root) Rel(host string) (string, error) {
-	rel, err := filepath.Rel(string(r), host)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("path %s: outside %s", host, r)
-	}
-	return filepath.Clean("/" + rel), nil
-}
-
 func (r Root) resolve(p string, followFinal bool) (string, error) {
 	pending := splitPath(p)
 	var done []string

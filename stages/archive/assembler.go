@@ -10,7 +10,7 @@ import (
 // TarAssembler is the v1 org.osbuild.tar assembler: the "tree" input as
 // filename in the output directory (the arguments' tree), compressed with
 // the named program if any. Only gzip and xz have Go writers here.
-func TarAssembler(_ context.Context, args *api.Arguments) error {
+func TarAssembler(ctx context.Context, args *api.Arguments) error {
 	var opts struct {
 		Filename    string `json:"filename"`
 		Compression string `json:"compression"`
@@ -35,6 +35,6 @@ func TarAssembler(_ context.Context, args *api.Arguments) error {
 		return err
 	}
 	return writeArchive(api.Root(args.Tree), opts.Filename, kind, func(w io.Writer) error {
-		return archiveTree(w, cfg, input, v2)
+		return archiveTree(ctx, w, cfg, input, v2)
 	})
 }

@@ -13,7 +13,7 @@ import (
 
 // Untar extracts the one file of the "file" input (tar, maybe gzip, xz,
 // zstd or bzip2 compressed) into the tree under prefix.
-func Untar(_ context.Context, args *api.Arguments) error {
+func Untar(ctx context.Context, args *api.Arguments) error {
 	var opts struct {
 		Prefix string `json:"prefix"`
 	}
@@ -34,7 +34,7 @@ func Untar(_ context.Context, args *api.Arguments) error {
 		return fmt.Errorf("untar %s: %w", src, err)
 	}
 	defer r.Close()
-	return tarx.Extract(r, api.Root(args.Tree), tarx.Options{Prefix: opts.Prefix, Owners: os.Geteuid() == 0})
+	return tarx.Extract(ctx, r, api.Root(args.Tree), tarx.Options{Prefix: opts.Prefix, Owners: os.Geteuid() == 0})
 }
 
 // Xz compresses the "file" input into filename in the tree with the

@@ -38,7 +38,7 @@ var formats = map[string]tar.Format{
 // Tar (the v2 org.osbuild.tar stage) archives the "tree" input into the
 // file named by filename in the output tree. Owners are always numeric:
 // names would come from the build host's view, not the tree's.
-func Tar(_ context.Context, args *api.Arguments) error {
+func Tar(ctx context.Context, args *api.Arguments) error {
 	var opts tarOptions
 	if err := args.DecodeOptions(&opts); err != nil {
 		return err
@@ -56,7 +56,7 @@ func Tar(_ context.Context, args *api.Arguments) error {
 		return err
 	}
 	return writeArchive(api.Root(args.Tree), opts.Filename, kind, func(w io.Writer) error {
-		return archiveTree(w, cfg, input, opts)
+		return archiveTree(ctx, w, cfg, input, opts)
 	})
 }
 
@@ -92,8 +92,8 @@ func (o tarOptions) writerConfig(args *api.Arguments) (writerConfig, error) {
 // archiveTree writes the tree: "./" and everything under it (root-node
 // include, the default), the top-level entries without "./" (omit), or
 // exactly the given paths in their order.
-func archiveTree(w io.Writer, cfg writerConfig, root api.Root, opts tarOptions) error {
-	tw := newTreeWriter(w, cfg)
+func archiveTree(ctx context.Context, w io.Writer, cfg writerConfig, root api.Root, opts tarOptions) error {
+	tw := newTreeWriter(ctx, w, cfg)
 	var err error
 	switch {
 	case len(opts.Paths) > 0:

@@ -7,6 +7,7 @@ package archive
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,21 +39,25 @@ type inodeKey struct{ dev, ino uint64 }
 // treeWriter writes a tree into a tar stream, remembering hardlinked
 // inodes so their second name becomes a link entry.
 type treeWriter struct {
+	ctx   context.Context
 	tw    *tar.Writer
 	cfg   writerConfig
 	links map[inodeKey]string
 }
 
-func newTreeWriter(w io.Writer, cfg writerConfig) *treeWriter {
+func newTreeWriter(ctx context.Context, w io.Writer, cfg writerConfig) *treeWriter {
 	if cfg.transform == nil {
 		cfg.transform = func(s string) string { return s }
 	}
-	return &treeWriter{tw: tar.NewWriter(w), cfg: cfg, links: map[inodeKey]string{}}
+	return &treeWriter{ctx: ctx, tw: tar.NewWriter(w), cfg: cfg, links: map[inodeKey]string{}}
 }
 
 // add writes host (and, for a directory, everything under it in name
 // order) with the archive name name.
 func (t *treeWriter) add(host, name string) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(host)
 	if err != nil {
 		return err

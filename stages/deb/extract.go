@@ -31,14 +31,14 @@ func Extract(ctx context.Context, args *api.Arguments) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := extractOne(p, tree); err != nil {
+		if err := extractOne(ctx, p, tree); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func extractOne(path string, tree api.Root) error {
+func extractOne(ctx context.Context, path string, tree api.Root) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("extract deb: %w", err)
@@ -50,7 +50,7 @@ func extractOne(path string, tree api.Root) error {
 		return fmt.Errorf("extract deb %s: %w", path, err)
 	}
 	defer data.Close()
-	if err := tarx.Extract(data, tree, tarx.Options{Owners: os.Geteuid() == 0}); err != nil {
+	if err := tarx.Extract(ctx, data, tree, tarx.Options{Owners: os.Geteuid() == 0}); err != nil {
 		return fmt.Errorf("extract deb %s: %w", path, err)
 	}
 	return nil

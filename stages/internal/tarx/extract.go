@@ -7,6 +7,7 @@ package tarx
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,11 +48,15 @@ type dirTimes struct {
 	mtime time.Time
 }
 
-// Extract unpacks the tar stream r into root.
-func Extract(r io.Reader, root api.Root, opts Options) error {
+// Extract unpacks the tar stream r into root, stopping between entries
+// when ctx is done.
+func Extract(ctx context.Context, r io.Reader, root api.Root, opts Options) error {
 	x := &extractor{root: root, opts: opts}
 	tr := tar.NewReader(r)
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break

@@ -2,6 +2,7 @@ package tarx
 
 import (
 	"archive/tar"
+	"context"
 	"bytes"
 	"errors"
 	"os"
@@ -50,7 +51,7 @@ func TestExtract(t *testing.T) {
 		tar.Header{Name: "./etc/alt", Typeflag: tar.TypeSymlink, Linkname: "/bin/sh"},
 		tar.Header{Name: "./run/fifo", Typeflag: tar.TypeFifo, Mode: 0o600},
 	)
-	if err := Extract(bytes.NewReader(data), api.Root(root), Options{Owners: os.Geteuid() == 0}); err != nil {
+	if err := Extract(context.Background(), bytes.NewReader(data), api.Root(root), Options{Owners: os.Geteuid() == 0}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(filepath.Join(root, "bin")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -83,7 +84,7 @@ func TestExtractRefuses(t *testing.T) {
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			if err := Extract(bytes.NewReader(data), api.Root(t.TempDir()), Options{}); !errors.Is(err, ErrUnsafeEntry) {
+			if err := Extract(context.Background(), bytes.NewReader(data), api.Root(t.TempDir()), Options{}); !errors.Is(err, ErrUnsafeEntry) {
 				t.Errorf("got %v, want ErrUnsafeEntry", err)
 			}
 		})
@@ -96,7 +97,7 @@ func TestExtractReplacesSymlinkWithFile(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "f"), filepath.Join(root, "f")); err != nil {
 		t.Fatal(err)
 	}
-	if err := Extract(bytes.NewReader(tarOf(t, tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644})), api.Root(root), Options{}); err != nil {
+	if err := Extract(context.Background(), bytes.NewReader(tarOf(t, tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644})), api.Root(root), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -114,7 +115,7 @@ func FuzzExtract(f *testing.F) {
 		if err := os.Mkdir(root, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		_ = Extract(bytes.NewReader(data), api.Root(root), Options{})
+		_ = Extract(context.Background(), bytes.NewReader(data), api.Root(root), Options{})
 		entries, _ := os.ReadDir(base)
 		if len(entries) != 1 {
 			t.Fatalf("extraction wrote outside the root: %v", entries)
@@ -150,7 +151,7 @@ func TestExtractDirOverFileSymlink(t *testing.T) {
 	if err := os.Symlink("target", filepath.Join(root, "d")); err != nil {
 		t.Fatal(err)
 	}
-	if err := Extract(bytes.NewReader(tarOf(t, tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})), api.Root(root), Options{}); err != nil {
+	if err := Extract(context.Background(), bytes.NewReader(tarOf(t, tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})), api.Root(root), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if data, err := os.ReadFile(filepath.Join(root, "target")); err != nil || string(data) != "keep" {
@@ -158,5 +159,14 @@ func TestExtractDirOverFileSymlink(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(root, "d")); err != nil || !fi.IsDir() {
 		t.Errorf("d is not a directory: %v", err)
+	}
+}
+
+func TestExtractCancelled(t *testing.T) {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := tarOf(t, tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644})
+	if err := Extract(c, bytes.NewReader(data), api.Root(t.TempDir()), Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v", err)
 	}
 }
