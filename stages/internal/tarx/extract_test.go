@@ -2,8 +2,8 @@ package tarx
 
 import (
 	"archive/tar"
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
