@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,7 @@ func Init() int {
 			powerOff(l)
 		}
 	}()
+	ignoreSignals(l)
 	if err := mountKernelFS(); err != nil {
 		l.errorf("init: %v", err)
 		return powerOff(l)
@@ -34,6 +36,21 @@ func Init() int {
 	}
 	reap(l, worker)
 	return powerOff(l)
+}
+
+// ignoreSignals keeps PID 1 alive through the signals whose Go default is
+// to exit (the kernel only shields PID 1 from signals it has no handler
+// for, and the Go runtime installs handlers). It catches rather than
+// ignores them: an ignored disposition would pass to the worker through
+// exec, and from there to every stage.
+func ignoreSignals(l *logger) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPIPE)
+	go func() {
+		for sig := range ch {
+			l.phase("init: ignoring %v", sig)
+		}
+	}()
 }
 
 // debugRequested peeks at the command line for the debug key only; the

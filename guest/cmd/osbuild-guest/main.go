@@ -1,8 +1,9 @@
 // Command osbuild-guest is the one binary in the build VM's initramfs. It
 // is multi-call:
 //
-//   - argv[1] sandbox.SetupArg: the runner's per-stage setup process
-//     (checked first: it is PID 1 of its own PID namespace);
+//   - argv[1] runner.SetupArg: the runner's per-stage setup process
+//     (checked first: it is PID 1 of its own PID namespace), which may run
+//     a built-in stage in-process;
 //   - PID 1, or argv[0] "init": the agent's init (agent.Init);
 //   - argv[0] agent.WorkerName: the agent's worker (agent.Main);
 //   - argv[0] naming a built-in stage: that stage (stages.Main).
@@ -17,7 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/osbuild-vm/osbuild-vm/guest/agent"
-	"github.com/osbuild-vm/osbuild-vm/guest/runner/sandbox"
+	"github.com/osbuild-vm/osbuild-vm/guest/runner"
 )
 
 func main() {
@@ -27,8 +28,8 @@ func main() {
 func run() int {
 	name := filepath.Base(os.Args[0])
 	switch {
-	case len(os.Args) > 1 && os.Args[1] == sandbox.SetupArg:
-		return sandbox.Main(os.Args)
+	case runner.IsSetup(os.Args):
+		return runner.SetupMain(builtinStage)
 	case os.Getpid() == 1 || name == "init":
 		return agent.Init()
 	case name == agent.WorkerName:
