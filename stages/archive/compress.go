@@ -79,11 +79,7 @@ func xzWriter(w io.Writer, preset int) (io.WriteCloser, error) {
 	if preset < 0 || preset > 9 {
 		preset = 6
 	}
-	zw, err := xz.WriterConfig{DictCap: xzDictCaps[preset]}.NewWriter(w)
-	if err != nil {
-		return nil, fmt.Errorf("xz writer: %w", err)
-	}
-	return zw, nil
+	return newParallelXz(w, xz.WriterConfig{DictCap: xzDictCaps[preset]}, xzChunkSize, 0)
 }
 
 // gzipWriter writes like `gzip --no-name`: no file name and a zero mtime
