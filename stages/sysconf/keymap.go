@@ -39,6 +39,11 @@ func Keymap(_ context.Context, args *api.Arguments) error {
 	if opts.X11Keymap == nil {
 		return nil
 	}
+	for _, l := range opts.X11Keymap.Layouts {
+		if !keymapRe.MatchString(l) {
+			return fmt.Errorf("x11 layout %q: %w", l, ErrInvalidValue)
+		}
+	}
 	return api.Root(args.Tree).WriteFile("/etc/X11/xorg.conf.d/00-keyboard.conf",
 		[]byte(xkbConfig(opts.X11Keymap.Layouts)), 0o644)
 }

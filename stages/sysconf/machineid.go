@@ -26,9 +26,9 @@ func MachineID(_ context.Context, args *api.Arguments) error {
 	tree := api.Root(args.Tree)
 	switch opts.FirstBoot {
 	case "yes":
-		return tree.WriteFile("/etc/machine-id", []byte("uninitialized\n"), 0o444)
+		return tree.WriteFile("/etc/machine-id", []byte("uninitialized\n"), 0o644)
 	case "no":
-		return tree.WriteFile("/etc/machine-id", nil, 0o444)
+		return tree.WriteFile("/etc/machine-id", nil, 0o644)
 	case "preserve":
 		host, err := tree.Resolve("/etc/machine-id")
 		if err != nil {

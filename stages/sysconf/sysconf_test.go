@@ -98,6 +98,7 @@ func TestRejects(t *testing.T) {
 		{"zone", Timezone, `{"zone": "../../etc/passwd"}`, ErrInvalidValue},
 		{"locale", Locale, `{"language": "en US"}`, ErrInvalidValue},
 		{"keymap", Keymap, `{"keymap": "us\nFONT=x"}`, ErrInvalidValue},
+		{"x11 layout", Keymap, `{"keymap": "us", "x11-keymap": {"layouts": ["us\" Option \"x"]}}`, ErrInvalidValue},
 		{"preserve", MachineID, `{"first-boot": "preserve"}`, ErrNoMachineID},
 		{"cmdline", KernelCmdline, long, ErrInvalidValue},
 		{"conf name", Sysctld, `{"filename": "../x.conf", "config": [{"key": "a", "value": "b"}]}`, ErrInvalidValue},
