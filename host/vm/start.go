@@ -21,6 +21,9 @@ import (
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
+// maxSocketPath is what fits sockaddr_un's sun_path with its NUL.
+const maxSocketPath = 107
+
 // VM is a running build VM.
 type VM struct {
 	cfg     Config
@@ -79,16 +82,19 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 }
 
 func (v *VM) boot(ctx context.Context) error {
-	bin, err := qemuBinary(v.cfg)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp(v.cfg.WorkDir, "osbuild-vm-")
 	if err != nil {
 		return fmt.Errorf("start vm: %w", err)
 	}
 	v.dir = dir
 	v.cleanup.push(func(context.Context) error { return os.RemoveAll(dir) })
+	if len(v.path("console.sock")) > maxSocketPath {
+		return fmt.Errorf("start vm: work directory %s is too long for unix sockets (%d bytes max); set TMPDIR or WorkDir to a shorter path: %w", dir, maxSocketPath, ErrConfig)
+	}
+	bin, err := qemuBinary(v.cfg)
+	if err != nil {
+		return err
+	}
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	v.stop = stop
 	v.cleanup.push(func(context.Context) error { stop(); return nil })

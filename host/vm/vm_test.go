@@ -181,6 +181,7 @@ func TestStartRejectsConfig(t *testing.T) {
 		{"kernel is a directory", vm.Config{Arch: "amd64", Kernel: dir, Initrd: file}},
 		{"duplicate tag", vm.Config{Arch: "amd64", Kernel: file, Initrd: file, Shares: []vm.Share{{Tag: "a", Dir: dir}, {Tag: "a", Dir: dir}}}},
 		{"channel", vm.Config{Arch: "amd64", Kernel: file, Initrd: file, Channel: "tcp"}},
+		{"long work dir", vm.Config{Arch: "amd64", Kernel: file, Initrd: file, Accel: "tcg", WorkDir: longDir(t)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,4 +190,13 @@ func TestStartRejectsConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// longDir is a directory whose path leaves no room for socket names.
+func longDir(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
