@@ -115,6 +115,13 @@ func (c *Client) Call(ctx context.Context, method string, params, result any, on
 	case m := <-p.reply:
 		return decodeReply(method, m, result)
 	case <-c.done:
+		// A reply may have arrived just before the session ended (the
+		// guest's answer to shutdown, say): it wins over the close.
+		select {
+		case m := <-p.reply:
+			return decodeReply(method, m, result)
+		default:
+		}
 		return fmt.Errorf("call %s: %w", method, c.err)
 	case <-ctx.Done():
 		c.write(&Message{Kind: KindCancel, ID: id})
