@@ -11,7 +11,7 @@ GUEST_BINS    := $(foreach a,$(ARCHES),host/guestbin/bin/osbuild-guest-$(a))
 GUEST_LDFLAGS := -s -w -X $(MODULE)/guest/agent.Version=$(VERSION)
 HOST_LDFLAGS  := -X $(MODULE)/cli.Version=$(VERSION)
 
-.PHONY: all guest test clean FORCE
+.PHONY: all guest deps run test e2e bench clean FORCE
 
 all: osbuild-vm
 
@@ -24,8 +24,33 @@ host/guestbin/bin/osbuild-guest-%: FORCE
 osbuild-vm: $(GUEST_BINS) FORCE
 	$(GO) build -trimpath -ldflags '$(HOST_LDFLAGS)' -o $@ ./cmd/osbuild-vm
 
-test:
-	$(GO) test ./...
+# deps installs what building, running and testing needs (Debian 12), only
+# when missing: QEMU, virtiofsd, firmware, uidmap, busybox-static, Go modules.
+deps:
+	./test/deps.sh
+
+# run builds the bundled example for arm64 in the build VM: the README's
+# first command. The artifact lands in output/archive/hello.tar.
+run: deps osbuild-vm
+	./osbuild-vm run --arch arm64 --output-directory output --export archive images/hello/hello.json
+	@ls -l output/archive/hello.tar
+
+# test runs go test ./... (VM tests boot real VMs under TCG); in CI
+# (CI=true) a skipped test fails the run. The guest binaries are rebuilt
+# first so the embedded ones are never stale.
+test: deps guest
+	./test/gotest.sh
+
+# e2e builds the example for both architectures end to end and prints the
+# timings (the same tests run in `make test`; this shows them verbosely).
+e2e: deps guest
+	$(GO) test -count=1 -v -run 'TestHelloExample|TestUserStageInBuildRoot|TestV1BuildPipelineAndTarAssembler|TestCheckpointReuse' ./test/
+
+# bench runs the benchmarks and prints what they measured: VM boot to
+# agent-ready and to exit, request round trip (host/vm), stage dispatch,
+# the example's first and cached build, and bulk tree transfer (test/).
+bench: deps guest
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/vm/ ./test/
 
 clean:
-	rm -f osbuild-vm $(GUEST_BINS)
+	rm -rf osbuild-vm $(GUEST_BINS) output
