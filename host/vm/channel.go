@@ -35,9 +35,10 @@ func channelArg(c Config) string {
 	return jsoncomm.CmdlineChannel + "=virtio-serial"
 }
 
-// checkVsock says why vsock cannot be used here, or nil.
-func checkVsock() error {
-	f, err := os.OpenFile(vhostVsock, os.O_RDWR, 0)
+// checkVsock says why vsock cannot be used with the vhost device at path,
+// or nil.
+func checkVsock(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("channel vsock: %v: %w; load the vhost_vsock module or use virtio-serial", err, ErrConfig)
 	}

@@ -70,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	v := &VM{cfg: cfg, accel: a, timings: Timings{Started: time.Now()}}
 	if cfg.Channel == ChannelVsock {
-		if err := checkVsock(); err != nil {
+		if err := checkVsock(vhostVsock); err != nil {
 			return nil, err
 		}
 		v.cid = nextCID()
