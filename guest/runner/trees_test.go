@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,16 +43,16 @@ func TestTreeRoundTrip(t *testing.T) {
 		t.Errorf("save info = %+v", first)
 	}
 	data, _ := os.ReadFile(first.Archive)
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != first.SHA256 {
-		t.Errorf("sha256 %s does not match the archive", first.SHA256)
+	if first.SHA256 != "" {
+		t.Errorf("save reported sha256 %s; the host hashes archives itself", first.SHA256)
 	}
 	opened := openTree(t, c, "b", first.Archive)
 	if opened.Files != first.Files || opened.Bytes != first.Bytes {
 		t.Errorf("open info = %+v, save info %+v", opened, first)
 	}
 	second := callSave(t, c, "b", filepath.Join(share, "b.tar"))
-	if second.SHA256 != first.SHA256 {
-		t.Fatalf("second save differs: %s vs %s", second.SHA256, first.SHA256)
+	if again, _ := os.ReadFile(second.Archive); !bytes.Equal(again, data) || len(data) == 0 {
+		t.Fatalf("second save differs: %d bytes vs %d", len(again), len(data))
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(r.treeDir("b"), "etc/ssl/key"), &st); err != nil || st.Uid != 101 || st.Gid != 102 || st.Mode&0o777 != 0o600 {
