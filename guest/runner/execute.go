@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/guest/runner/sandbox"
+
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
@@ -22,23 +22,19 @@ const MaxMetadataSize = 1 << 20
 // maxStatusSize bounds the setup process's error report.
 const maxStatusSize = 64 << 10
 
-// setupProc is one running setup process and the pipes it writes to.
-type setupProc struct {
-	cmd      *exec.Cmd
-	out, err *os.File
-	status   *os.File
-}
-
-// execute runs the setup process for spec, streams the stage's output,
+// execute hands spec to a setup process, streams the stage's output,
 // and turns how it ended into a result.
-func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, spec, meta string, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
+func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, spec []byte, meta string, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
 	tctx, cancel := withTimeout(ctx, p.TimeoutSeconds)
 	defer cancel()
 	begin := time.Now()
-	sp, err := r.startSetup(tctx, spec)
+	sp, err := r.startSetup(spec)
 	if err != nil {
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
+	defer sp.close()
+	defer sp.stop()
+	defer context.AfterFunc(tctx, sp.stop)()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); streamLines(sp.out, jsoncomm.StreamStdout, log) }()
@@ -46,7 +42,6 @@ func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, spec, 
 	status, _ := io.ReadAll(io.LimitReader(sp.status, maxStatusSize))
 	waitErr := sp.cmd.Wait()
 	wg.Wait()
-	sp.close()
 	res := jsoncomm.StageResult{Millis: time.Since(begin).Milliseconds(), ExitCode: sp.cmd.ProcessState.ExitCode()}
 	if err := ended(ctx, tctx, p, status, waitErr); err != nil {
 		return res, err
@@ -67,67 +62,39 @@ func withTimeout(ctx context.Context, seconds float64) (context.Context, context
 	return context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
 }
 
-// startSetup starts the guest binary as the setup process in new
-// namespaces and its own process group. When ctx ends, the group gets
-// SIGTERM, and the namespace's PID 1 SIGKILL after the grace period, which
-// ends every process of the stage.
-func (r *Runner) startSetup(ctx context.Context, spec string) (*setupProc, error) {
-	sp := &setupProc{}
-	outR, outW, err := os.Pipe()
+// startSetup hands spec to the spare setup process, or to a new one when
+// the spare is gone.
+func (r *Runner) startSetup(spec []byte) (*setupProc, error) {
+	sp, err := r.take()
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
+	if err = sp.send(spec); errors.Is(err, errSetupGone) {
+		sp.discard()
+		if sp, err = r.spawn(); err == nil {
+			err = sp.send(spec)
+		}
 	}
-	stR, stW, err := os.Pipe()
 	if err != nil {
-		closeAll(outR, outW, errR, errW)
-		return nil, err
-	}
-	sp.out, sp.err, sp.status = outR, errR, stR
-	cmd := exec.CommandContext(ctx, r.cfg.Self, sandbox.SetupArg, spec)
-	cmd.Env = []string{}
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, errW, []*os.File{stW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		Setpgid:    true,
-		// No Pdeathsig: it fires when the forking OS thread exits, not the
-		// agent, and the agent's own end ends the VM anyway.
-	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = r.cfg.KillGrace
-	sp.cmd = cmd
-	err = cmd.Start()
-	closeAll(outW, errW, stW)
-	if err != nil {
-		sp.close()
-		return nil, fmt.Errorf("start setup %s: %w", r.cfg.Self, classifyFS(err))
+		sp.discard()
+		return nil, fmt.Errorf("send spec: %w", err)
 	}
 	return sp, nil
 }
 
-func (sp *setupProc) close() { closeAll(sp.out, sp.err, sp.status) }
-
-func closeAll(files ...*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
-
 // ended classifies how the setup process ended: a setup failure it
-// reported, a timeout, a cancellation, or nil when the stage ran (whatever
-// its exit code).
+// reported, an end before the stage started, a timeout, a cancellation,
+// or nil when the stage ran (whatever its exit code).
 func ended(ctx, tctx context.Context, p *jsoncomm.StageRunParams, status []byte, waitErr error) error {
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("stage %s: %w", p.Type, ctx.Err())
 	case tctx.Err() != nil:
 		return fmt.Errorf("stage %s: no exit after %gs: %w", p.Type, p.TimeoutSeconds, jsoncomm.ErrTimeout)
-	case len(status) > 0:
+	case string(status) == sandbox.StatusStarted:
+	case len(status) == 0:
+		return fmt.Errorf("stage %s: setup process ended before the stage started (%v): %w", p.Type, waitErr, jsoncomm.ErrInternal)
+	default:
 		var je jsoncomm.Error
 		if json.Unmarshal(status, &je) != nil || je.Kind == "" {
 			return fmt.Errorf("stage %s: setup: %q: %w", p.Type, status, jsoncomm.ErrInternal)

@@ -90,6 +90,7 @@ func newRunner(t testing.TB) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

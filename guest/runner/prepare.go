@@ -34,29 +34,24 @@ type argumentMeta struct {
 	SourceEpoch *int64 `json:"source-epoch,omitempty"`
 }
 
-// prepare fills the call directory and returns the spec's path.
-func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams) (string, error) {
+// prepare fills the call directory and returns the sandbox.Spec as JSON.
+func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams) ([]byte, error) {
 	for _, d := range []string{"api", "root", "staging"} {
 		if err := os.MkdirAll(filepath.Join(call, d), 0o700); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	args, err := json.Marshal(buildArguments(p))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(call, "api/arguments"), args, 0o644); err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(call, "meta"), nil, 0o644); err != nil {
-		return "", err
+		return nil, err
 	}
-	spec, err := json.Marshal(r.spec(call, p))
-	if err != nil {
-		return "", err
-	}
-	specPath := filepath.Join(call, "spec.json")
-	return specPath, os.WriteFile(specPath, spec, 0o600)
+	return json.Marshal(r.spec(call, p))
 }
 
 func buildArguments(p *jsoncomm.StageRunParams) *arguments {
@@ -100,7 +95,7 @@ func (r *Runner) spec(call string, p *jsoncomm.StageRunParams) *sandbox.Spec {
 		s.Root = r.treeDir(p.BuildRoot)
 	}
 	if p.Executable == "" {
-		s.Executable = r.cfg.Self
+		s.Executable, s.InProcess = r.cfg.Self, true
 	}
 	if p.Kind == "assemblers" {
 		s.Bin = sandbox.BinDir + "assemblers/" + p.Type

@@ -15,7 +15,8 @@
 //	    meta                 the stage's metadata, if it writes any
 //	    root/                where the setup process assembles the root
 //	    staging/             read-only binds of file-list inputs
-//	    spec.json            the sandbox.Spec
+//
+// The sandbox.Spec travels to the setup process on its standard input.
 package runner
 
 import (
@@ -49,9 +50,10 @@ type Config struct {
 
 // Runner serves the methods. Its zero value is not usable; use New.
 type Runner struct {
-	cfg   Config
-	trees registry
-	calls atomic.Uint64
+	cfg    Config
+	trees  registry
+	calls  atomic.Uint64
+	spares spares
 }
 
 // New checks cfg and prepares WorkDir.
@@ -97,5 +99,6 @@ const SetupArg = sandbox.SetupArg
 func IsSetup(args []string) bool { return len(args) > 1 && args[1] == SetupArg }
 
 // SetupMain runs the stage setup process and returns its exit code for
-// main to exit with.
-func SetupMain() int { return sandbox.Main(os.Args) }
+// main to exit with. builtin finds the binary's built-in stages, which
+// then run in the setup process; nil executes every stage.
+func SetupMain(builtin sandbox.Builtin) int { return sandbox.Main(os.Args, builtin) }

@@ -37,11 +37,11 @@ func (r *Runner) StageRun(ctx context.Context, p jsoncomm.StageRunParams, log fu
 	defer release()
 	call := filepath.Join(r.cfg.WorkDir, "calls", strconv.FormatUint(r.calls.Add(1), 10))
 	defer os.RemoveAll(call)
-	specPath, err := r.prepare(call, &p)
+	spec, err := r.prepare(call, &p)
 	if err != nil {
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: prepare: %w", p.Type, err)
 	}
-	return r.execute(ctx, &p, specPath, filepath.Join(call, "meta"), log)
+	return r.execute(ctx, &p, spec, filepath.Join(call, "meta"), log)
 }
 
 // checkStage validates what the host sent before anything is touched.

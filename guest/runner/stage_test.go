@@ -69,10 +69,9 @@ printf '{"answer": 42}' > /run/osbuild/meta
 	}
 }
 
-// probe runs the built-in probe stage and returns what it recorded.
+// probe runs a built-in probe stage (p.Type) and returns what it recorded.
 func probe(t *testing.T, c *jsoncomm.Client, r *Runner, p jsoncomm.StageRunParams) map[string]string {
 	t.Helper()
-	p.Type = "org.test.probe"
 	res, err := runStage(t, c, p, &logs{})
 	if err != nil || !res.Success {
 		t.Fatalf("probe: %+v %v", res, err)
@@ -91,35 +90,75 @@ func probe(t *testing.T, c *jsoncomm.Client, r *Runner, p jsoncomm.StageRunParam
 	return rep
 }
 
+// TestBuiltinInMinimalRoot checks what a built-in stage sees, run in the
+// setup process (org.test.probe) and executed by it (org.test.exec-probe):
+// the same but for its PID.
 func TestBuiltinInMinimalRoot(t *testing.T) {
 	needRoot(t)
 	r := newRunner(t)
 	c := client(t, r)
 	openTree(t, c, "t", "")
 	epoch := int64(42)
-	for _, kind := range []string{"stages", "assemblers"} {
-		t.Run(kind, func(t *testing.T) {
-			rep := probe(t, c, r, jsoncomm.StageRunParams{Tree: "t", Kind: kind, SourceEpoch: &epoch})
-			wantBin := map[string]string{"stages": "/run/osbuild/bin/org.test.probe", "assemblers": "/run/osbuild/bin/assemblers/org.test.probe"}[kind]
-			want := map[string]string{
-				"argv0": wantBin,
-				"env":   "LANG=C.UTF-8\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\nSOURCE_DATE_EPOCH=42",
-				"root":  "dev proc run sys tmp",
-				"dev":   "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero",
-				"osb":   "api bin inputs meta mounts tree",
-				"cwd":   "/",
-			}
-			// A new PID namespace: PID 1 is the setup process, the
-			// stage comes right after its threads.
-			if pid, err := strconv.Atoi(rep["pid"]); err != nil || pid < 2 || pid > 64 {
-				t.Errorf("pid = %q, want a small pid of a new namespace", rep["pid"])
-			}
-			for k, v := range want {
-				if rep[k] != v {
-					t.Errorf("%s = %q, want %q", k, rep[k], v)
+	seen := map[string]map[string]string{}
+	for _, typ := range []string{"org.test.probe", "org.test.exec-probe"} {
+		for _, kind := range []string{"stages", "assemblers"} {
+			t.Run(typ+"/"+kind, func(t *testing.T) {
+				rep := probe(t, c, r, jsoncomm.StageRunParams{Tree: "t", Type: typ, Kind: kind, SourceEpoch: &epoch})
+				seen[typ] = rep
+				wantBin := map[string]string{"stages": "/run/osbuild/bin/", "assemblers": "/run/osbuild/bin/assemblers/"}[kind] + typ
+				want := map[string]string{
+					"argv0": wantBin,
+					"env":   "LANG=C.UTF-8\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\nSOURCE_DATE_EPOCH=42",
+					"root":  "dev proc run sys tmp",
+					"dev":   "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero",
+					"osb":   "api bin inputs meta mounts tree",
+					"cwd":   "/",
+					"fds":   "0=/dev/null",
 				}
-			}
-		})
+				for k, v := range want {
+					if rep[k] != v {
+						t.Errorf("%s = %q, want %q", k, rep[k], v)
+					}
+				}
+				checkPID(t, rep["pid"], typ == "org.test.probe")
+			})
+		}
+	}
+	if a, b := seen["org.test.probe"]["caps"], seen["org.test.exec-probe"]["caps"]; a != b {
+		t.Errorf("capabilities in the setup process:\n%s\nexecuted:\n%s", a, b)
+	}
+	checkCaps(t, seen["org.test.probe"]["caps"])
+}
+
+// checkCaps checks a stage's capability sets: CAP_SYS_ADMIN (21) kept,
+// CAP_SYS_MODULE (16) and CAP_SYS_BOOT (22) gone.
+func checkCaps(t *testing.T, caps string) {
+	t.Helper()
+	for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
+		_, rest, ok := strings.Cut(caps, set+": ")
+		if !ok {
+			t.Errorf("no %s in %q", set, caps)
+			continue
+		}
+		v, err := strconv.ParseUint(strings.Fields(rest)[0], 16, 64)
+		if err != nil || v&(1<<21) == 0 || v&(1<<16|1<<22) != 0 {
+			t.Errorf("%s = %x: want SYS_ADMIN, no SYS_MODULE or SYS_BOOT", set, v)
+		}
+	}
+}
+
+// checkPID checks the stage runs in a new PID namespace: as its PID 1 in
+// the setup process, else right after the setup process's threads.
+func checkPID(t *testing.T, got string, inProcess bool) {
+	t.Helper()
+	pid, err := strconv.Atoi(got)
+	switch {
+	case err != nil:
+		t.Errorf("pid = %q", got)
+	case inProcess && pid != 1:
+		t.Errorf("pid = %d, want 1 for a stage in the setup process", pid)
+	case !inProcess && (pid < 2 || pid > 64):
+		t.Errorf("pid = %d, want a small pid of a new namespace", pid)
 	}
 }
 

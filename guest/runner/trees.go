@@ -27,6 +27,7 @@ func (r *Runner) TreeOpen(ctx context.Context, p jsoncomm.TreeOpenParams, _ func
 		return jsoncomm.TreeInfo{}, err
 	}
 	defer release()
+	r.refill() // a stage will follow: have its setup process ready
 	st, err := r.populate(ctx, r.treeDir(p.Tree), p.From)
 	if err != nil {
 		os.RemoveAll(r.treeDir(p.Tree))

@@ -1,9 +1,12 @@
 // Package sandbox is the short-lived process that puts one stage into its
 // own view of the guest. The runner re-executes the guest binary with
-// SetupArg in fresh mount, PID, IPC and UTS namespaces; Main then builds
-// the stage's root from a Spec, enters it, starts the stage and stays
-// behind as the namespace's PID 1: it reaps orphans and exits with the
-// stage's status, and its exit takes every process of the stage with it.
+// SetupArg in fresh mount, PID, IPC and UTS namespaces, usually ahead of
+// time; Main waits for a Spec on its standard input, then builds the
+// stage's root from it, enters it, starts the stage and stays behind as
+// the namespace's PID 1: it reaps orphans and exits with the stage's
+// status, and its exit takes every process of the stage with it. A
+// built-in stage of the same binary runs in the setup process itself
+// (Builtin), which saves an exec and a Go runtime start per stage.
 //
 // The stage sees, and nothing else of the guest:
 //
@@ -31,15 +34,19 @@ import (
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
-// SetupArg is argv[1] of the setup process; argv[2] is the Spec's path.
+// SetupArg is argv[1] of the setup process; the Spec arrives on stdin.
 // The guest binary's main must hand such a process to Main before it
 // checks for PID 1, since the setup process is PID 1 of its namespace.
 const SetupArg = "__osbuild-vm-stage-setup"
 
 // StatusFD is the descriptor on which Main reports whether the stage
-// started: closed with nothing written when it did, a jsoncomm.Error as
-// JSON when it did not.
+// started: StatusStarted when it did, a jsoncomm.Error as JSON when it
+// could not, nothing when the setup process ended before either (killed,
+// or a spare whose spec never came).
 const StatusFD = 3
+
+// StatusStarted is what Main writes on StatusFD when the stage started.
+const StatusStarted = "started"
 
 // SetupFailed is Main's exit code when it could not start the stage.
 const SetupFailed = 125
@@ -68,6 +75,9 @@ type Spec struct {
 	Bin        string `json:"bin"`
 	// Env is the stage's whole environment.
 	Env []string `json:"env"`
+	// InProcess says Executable is the setup process's own binary, so a
+	// built-in stage may run in the setup process itself (see Main).
+	InProcess bool `json:"in-process,omitempty"`
 }
 
 // Input is one input directory; Files, when set, limits what the stage

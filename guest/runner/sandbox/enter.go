@@ -45,9 +45,14 @@ var keptCapabilities = map[int]bool{
 	unix.CAP_SYS_RESOURCE: true,
 }
 
-// dropCapabilities removes every other capability from this thread's
-// bounding set, which the stage inherits.
-func dropCapabilities() error {
+// DropBoundingSet removes every capability but upstream osbuild's from the
+// calling thread's bounding set, which processes it starts inherit: a root
+// process that thread executes gets only those. The runner calls it on a
+// throw-away thread before it starts a setup process, so that every
+// thread of the setup process, and a built-in stage running in it, has
+// only those (see Main); the setup process calls it when that did not
+// happen.
+func DropBoundingSet() error {
 	for c := 0; c < 64; c++ {
 		if keptCapabilities[c] {
 			continue

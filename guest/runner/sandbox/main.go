@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -12,60 +13,112 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSpecSize bounds the spec file the runner wrote.
-const maxSpecSize = 16 << 20
+// MaxSpecSize bounds the spec the runner writes to the setup process's
+// standard input.
+const MaxSpecSize = 16 << 20
 
-// Main runs the setup process: args are os.Args. It returns the exit code
-// for main to exit with: the stage's exit status, 128+signal when a signal
-// ended it, or SetupFailed when the stage never started.
-func Main(args []string) int {
+// Builtin finds the built-in stage that argv0 (a Bin path) names. run
+// runs it in the calling process and returns its exit code, as the stage
+// executable would exit; ok is false when argv0 names no built-in.
+type Builtin func(argv0 string) (run func() int, ok bool)
+
+// Main runs the setup process: args are os.Args, the Spec arrives as JSON
+// on standard input. A process may be started long before its spec
+// (the runner keeps one spare): it only reads once it is needed, and
+// exits quietly with 0 when its input ends without a spec.
+//
+// builtin, when not nil, lets a Spec with InProcess run its built-in stage
+// right here after the root is entered, instead of executing the same
+// binary again. Main returns the exit code for main to exit with: the
+// stage's exit status, 128+signal when a signal ended it, or SetupFailed
+// when the stage never started.
+func Main(args []string, builtin Builtin) int {
 	// Capabilities are per thread: dropping them and forking the stage
 	// must happen on the same one.
 	runtime.LockOSThread()
+	// Only 0-2 and the status pipe are the runner's; anything else came
+	// from the agent's own parent and is no business of the stage.
+	unix.CloseRange(StatusFD+1, math.MaxUint32, 0)
 	status := os.NewFile(StatusFD, "status")
+	// The stage must not inherit the status pipe: it could forge a setup
+	// error, and the runner could not tell the stage started.
+	unix.CloseOnExec(StatusFD)
 	// A handler (not SIG_IGN, which exec would pass on to the stage) keeps
 	// the group's SIGTERM from ending PID 1 before the stage.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	pid, err := start(args)
+	if len(args) != 2 || args[1] != SetupArg {
+		report(status, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: usage: %s < SPEC", SetupArg))
+		return SetupFailed
+	}
+	restricted := capabilitiesCut()
+	data, err := readBounded(os.Stdin, MaxSpecSize)
+	if err == nil && len(data) == 0 {
+		status.Close()
+		return 0 // a spare that was never used
+	}
+	spec, err := setup(data, err, restricted)
 	if err != nil {
 		report(status, err)
 		return SetupFailed
 	}
-	status.Close()
+	if run, ok := inProcess(spec, builtin, restricted); ok {
+		started(status)
+		return run()
+	}
+	pid, err := startStage(spec)
+	if err != nil {
+		report(status, err)
+		return SetupFailed
+	}
+	started(status)
 	return reap(pid)
 }
 
-func start(args []string) (int, error) {
-	if len(args) != 3 || args[1] != SetupArg {
-		return 0, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: usage: %s SPEC", SetupArg)
-	}
-	data, err := readBounded(args[2], maxSpecSize)
-	if err != nil {
-		return 0, fmt.Errorf("stage setup: read spec: %w", err)
+// setup decodes the spec, builds the stage's root and enters it. Unless
+// the runner did already (restricted), it cuts this thread's capability
+// bounding set, which an executed stage inherits.
+func setup(data []byte, readErr error, restricted bool) (*Spec, error) {
+	if readErr != nil {
+		return nil, fmt.Errorf("stage setup: read spec: %w", readErr)
 	}
 	spec, err := decodeSpec(data)
 	if err != nil {
-		return 0, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: decode spec: %v", err)
+		return nil, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: decode spec: %v", err)
 	}
 	if err := build(spec); err != nil {
-		return 0, fmt.Errorf("stage setup: %w", err)
+		return nil, fmt.Errorf("stage setup: %w", err)
 	}
-	if err := dropCapabilities(); err != nil {
-		return 0, fmt.Errorf("stage setup: %w", err)
+	if err := nullStdin(); err != nil {
+		return nil, fmt.Errorf("stage setup: %w", err)
 	}
-	return startStage(spec)
+	if restricted {
+		return spec, nil
+	}
+	if err := DropBoundingSet(); err != nil {
+		return nil, fmt.Errorf("stage setup: %w", err)
+	}
+	return spec, nil
+}
+
+// nullStdin replaces standard input (the spec pipe) by the root's
+// /dev/null, which is what the stage reads.
+func nullStdin() error {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/null: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Dup3(fd, 0, 0); err != nil {
+		return fmt.Errorf("stdin: %w", err)
+	}
+	return nil
 }
 
 func startStage(spec *Spec) (int, error) {
-	null, err := os.Open("/dev/null")
-	if err != nil {
-		return 0, fmt.Errorf("start stage: %w", err)
-	}
-	defer null.Close()
 	p, err := os.StartProcess(spec.Bin, []string{spec.Bin}, &os.ProcAttr{
 		Dir:   "/",
 		Env:   spec.Env,
-		Files: []*os.File{null, os.Stdout, os.Stderr},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start stage %s: %w", spec.Bin, classify(err))
@@ -95,21 +148,23 @@ func reap(stage int) int {
 	}
 }
 
+// started tells the runner the stage started.
+func started(status *os.File) {
+	status.WriteString(StatusStarted)
+	status.Close()
+}
+
 func report(status *os.File, err error) {
 	data, _ := json.Marshal(jsoncomm.FromError(err))
 	status.Write(data)
 	status.Close()
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+// readBounded reads r to its end, at most limit bytes.
+func readBounded(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err == nil && int64(len(data)) > limit {
-		err = fmt.Errorf("%s: over %d bytes: %w", path, limit, jsoncomm.ErrTooLarge)
+		err = fmt.Errorf("spec over %d bytes: %w", limit, jsoncomm.ErrTooLarge)
 	}
 	return data, err
 }

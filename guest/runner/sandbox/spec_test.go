@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
@@ -54,23 +54,28 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestMainReportsBadUsage(t *testing.T) {
+func TestSetupErrors(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := start([]string{"x", SetupArg}); !errors.Is(err, jsoncomm.ErrInvalid) {
-		t.Fatalf("start without spec: %v", err)
+	if _, err := setup([]byte(`{"bin": 1}`), nil, false); !errors.Is(err, jsoncomm.ErrInvalid) {
+		t.Fatalf("setup with a bad spec: %v", err)
+	}
+	if _, err := setup(nil, os.ErrClosed, false); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("setup after a read error: %v", err)
+	}
+	if _, err := readBounded(strings.NewReader("12345"), 4); !errors.Is(err, jsoncomm.ErrTooLarge) {
+		t.Fatalf("read over the limit: %v", err)
+	}
+	if data, err := readBounded(strings.NewReader("1234"), 4); err != nil || string(data) != "1234" {
+		t.Fatalf("read at the limit: %q %v", data, err)
 	}
 	report(w, jsoncomm.Errorf(jsoncomm.ErrNotFound, "no such thing"))
 	var je jsoncomm.Error
 	if err := json.NewDecoder(r).Decode(&je); err != nil || je.Kind != "not-found" {
 		t.Fatalf("report = %+v, %v", je, err)
-	}
-	missing := filepath.Join(t.TempDir(), "spec.json")
-	if _, err := start([]string{"x", SetupArg, missing}); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("start with missing spec: %v", err)
 	}
 }
 
