@@ -10,9 +10,11 @@
 // sockets and logs. All helper processes run in their own process groups
 // with Pdeathsig, so even a SIGKILL of osbuild-vm leaves none running.
 //
-// Temporary directory (removed by Close):
+// Temporary directory (removed by Close; after a SIGKILL, by the next Start
+// in the same parent, once the dead run's owner lock is free):
 //
 //	osbuild-vm-XXXX/
+//	  owner.lock     flock held by the running osbuild-vm
 //	  control.sock   host listens; QEMU's virtio-serial chardev connects
 //	  console.sock   host listens; QEMU's serial console connects
 //	  console.log    the console, capped at MaxConsoleLog

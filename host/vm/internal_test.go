@@ -144,3 +144,39 @@ func TestNextCIDDistinct(t *testing.T) {
 		t.Errorf("nextCID = %d, %d; want distinct CIDs >= 3", a, b)
 	}
 }
+
+func TestSweepStale(t *testing.T) {
+	parent := t.TempDir()
+	mk := func(name string) string {
+		d := filepath.Join(parent, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	live, dead, foreign, other := mk("osbuild-vm-live"), mk("osbuild-vm-dead"), mk("osbuild-vm-nolock"), mk("unrelated")
+	held, err := lockDir(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	released, err := lockDir(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released.Close()
+	if _, err := lockDir(live); err == nil {
+		t.Error("a second lockDir on a held directory succeeded")
+	}
+	if err := sweepStale(parent); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		dir  string
+		want bool
+	}{{live, true}, {dead, false}, {foreign, true}, {other, true}} {
+		if _, err := os.Stat(tt.dir); (err == nil) != tt.want {
+			t.Errorf("%s exists = %v, want %v", filepath.Base(tt.dir), err == nil, tt.want)
+		}
+	}
+}

@@ -82,12 +82,18 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 }
 
 func (v *VM) boot(ctx context.Context) error {
+	sweepStale(workParent(v.cfg.WorkDir)) // best effort: leftovers of killed runs
 	dir, err := os.MkdirTemp(v.cfg.WorkDir, "osbuild-vm-")
 	if err != nil {
 		return fmt.Errorf("start vm: %w", err)
 	}
 	v.dir = dir
 	v.cleanup.push(func(context.Context) error { return os.RemoveAll(dir) })
+	lock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("start vm: lock %s: %w", dir, err)
+	}
+	v.cleanup.push(func(context.Context) error { return lock.Close() })
 	if len(v.path("console.sock")) > maxSocketPath {
 		return fmt.Errorf("start vm: work directory %s is too long for unix sockets (%d bytes max); set TMPDIR or WorkDir to a shorter path: %w", dir, maxSocketPath, ErrConfig)
 	}
@@ -106,6 +112,13 @@ func (v *VM) boot(ctx context.Context) error {
 		return err
 	}
 	return v.awaitAgent(ctx, control)
+}
+
+func workParent(dir string) string {
+	if dir == "" {
+		return os.TempDir()
+	}
+	return dir
 }
 
 func qemuBinary(cfg Config) (string, error) {
