@@ -71,6 +71,13 @@ func (u *unpacker) regular(pfd int, base string, hdr *tar.Header, r io.Reader) e
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
+	if hdr.Size > 0 {
+		// the final size up front lets a tmpfs mounted huge=within_size
+		// back the file with huge pages
+		if err := unix.Ftruncate(fd, hdr.Size); err != nil {
+			return fmt.Errorf("size: %w", err)
+		}
+	}
 	n, err := io.CopyBuffer(struct{ io.Writer }{f}, r, u.buf)
 	u.stats.Bytes += n
 	if err != nil {
