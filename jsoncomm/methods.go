@@ -93,7 +93,10 @@ type TreeSaveParams struct {
 	To   string `json:"to"`
 }
 
-// TreeInfo reports a working tree's size, and for tree.save the archive's.
+// TreeInfo reports a working tree's size, and for tree.save the archive's
+// path. SHA256 is left empty by the agent: hashing under TCG is slow, and
+// the host, which must not trust the guest's word anyway, hashes archives
+// itself when it needs a digest.
 type TreeInfo struct {
 	Tree    string `json:"tree"`
 	Files   int64  `json:"files"`

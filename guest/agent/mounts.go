@@ -61,7 +61,7 @@ func mountWork() error {
 	if err := os.MkdirAll(WorkDir, 0o755); err != nil {
 		return fmt.Errorf("mount %s: %w", WorkDir, err)
 	}
-	data := "mode=0755,size=" + strconv.FormatUint(size, 10)
+	data := "mode=0755,huge=within_size,size=" + strconv.FormatUint(size, 10)
 	if err := unix.Mount("tmpfs", WorkDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", WorkDir, err)
 	}
