@@ -13,6 +13,9 @@ import (
 )
 
 func main() {
+	// A closed stdout (osbuild-vm ... | head) must not kill us before the
+	// VM is cleaned up: with SIGPIPE caught, writes just fail with EPIPE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
