@@ -34,6 +34,9 @@ import (
 // when Config.KillGrace is zero.
 const DefaultKillGrace = 10 * time.Second
 
+// DefaultSpares is Config.Spares when zero.
+const DefaultSpares = 3
+
 // Config is what the runner needs from the agent.
 type Config struct {
 	// WorkDir holds working trees; in the guest a tmpfs at
@@ -46,6 +49,9 @@ type Config struct {
 	// KillGrace is the time between SIGTERM and SIGKILL when a stage times
 	// out or its call is canceled; zero means DefaultKillGrace.
 	KillGrace time.Duration
+	// Spares is how many setup processes are kept started ahead (see
+	// spare.go); zero means DefaultSpares, negative none.
+	Spares int
 }
 
 // Runner serves the methods. Its zero value is not usable; use New.
@@ -63,6 +69,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.KillGrace == 0 {
 		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.Spares == 0 {
+		cfg.Spares = DefaultSpares
 	}
 	for _, d := range []string{"trees", "calls"} {
 		if err := os.MkdirAll(filepath.Join(cfg.WorkDir, d), 0o700); err != nil {

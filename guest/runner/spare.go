@@ -2,10 +2,12 @@ package runner
 
 import "sync"
 
-// The runner keeps one spare setup process, started while the previous
-// stage runs: its namespaces exist and its Go runtime is up when the next
-// stage.run arrives, which then costs no process start on its critical
-// path. A spare holds nothing of any stage until it gets its spec.
+// The runner keeps Config.Spares spare setup processes, started while
+// earlier stages run: their namespaces exist and their Go runtimes are up
+// when the next stage.run arrives, which then costs no process start on
+// its critical path. More than one, because under TCG a Go process start
+// takes longer than a small stage: starting several at once keeps up with
+// a run of small stages. A spare holds nothing of any stage until it gets its spec.
 //
 // The spare's mount namespace is a copy of the agent's taken when it was
 // started. That is the same view a stage started later would get because
@@ -16,7 +18,7 @@ import "sync"
 // die, the end of the spec pipe ends the spare.
 type spares struct {
 	mu      sync.Mutex
-	pending chan started // the spare, once started; nil when there is none
+	pending []chan started // each spare, once started; oldest first
 	closed  bool
 }
 
@@ -26,14 +28,17 @@ type started struct {
 	err error
 }
 
-// take returns the spare, waiting for it if it is still starting, or a
-// freshly started setup process when there is none; then it starts the
-// next spare in the background.
+// take returns the oldest spare, waiting for it if it is still starting,
+// or a freshly started setup process when there is none; then it starts
+// the next spares in the background.
 func (r *Runner) take() (*setupProc, error) {
 	s := &r.spares
 	s.mu.Lock()
-	pending := s.pending
-	s.pending = nil
+	var pending chan started
+	if len(s.pending) > 0 {
+		pending = s.pending[0]
+		s.pending = s.pending[1:]
+	}
 	s.mu.Unlock()
 	r.refill()
 	if pending != nil {
@@ -44,25 +49,24 @@ func (r *Runner) take() (*setupProc, error) {
 	return r.spawn()
 }
 
-// refill starts a spare in the background unless there is one or the
-// runner is closed. A spare that cannot start is not an error here: take
-// then starts one itself and reports why it failed.
+// refill starts spares in the background until there are Config.Spares,
+// unless the runner is closed. A spare that cannot start is not an error
+// here: take then starts one itself and reports why it failed.
 func (r *Runner) refill() {
 	s := &r.spares
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.pending != nil {
-		return
+	for !s.closed && len(s.pending) < r.cfg.Spares {
+		pending := make(chan started, 1)
+		s.pending = append(s.pending, pending)
+		go func() {
+			sp, err := r.spawn()
+			pending <- started{sp, err}
+		}()
 	}
-	pending := make(chan started, 1)
-	s.pending = pending
-	go func() {
-		sp, err := r.spawn()
-		pending <- started{sp, err}
-	}()
 }
 
-// Close ends the spare setup process and keeps the runner from starting
+// Close ends the spare setup processes and keeps the runner from starting
 // more. Stages may still run afterwards, each starting its own process.
 func (r *Runner) Close() error {
 	s := &r.spares
@@ -71,8 +75,8 @@ func (r *Runner) Close() error {
 	pending := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	if pending != nil {
-		if res := <-pending; res.err == nil {
+	for _, p := range pending {
+		if res := <-p; res.err == nil {
 			res.sp.discard()
 		}
 	}

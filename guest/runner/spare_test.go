@@ -71,21 +71,21 @@ func TestSpareLifecycle(t *testing.T) {
 	r := newRunner(t)
 	c := client(t, r)
 	openTree(t, c, "t", "")
-	// tree.open starts a spare for the stage to come.
-	if !eventually(func() bool { return len(setupChildren(t)) == 1 }) {
-		t.Fatalf("setup processes after tree.open: %v, want one spare", setupChildren(t))
+	// tree.open starts the spares for the stages to come.
+	if !eventually(func() bool { return len(setupChildren(t)) == r.cfg.Spares }) {
+		t.Fatalf("setup processes after tree.open: %v, want %d spares", setupChildren(t), r.cfg.Spares)
 	}
 	p := jsoncomm.StageRunParams{Tree: "t", Type: "org.test.noop"}
 	for i := 0; i < 3; i++ {
 		if res, err := runStage(t, c, p, &logs{}); err != nil || !res.Success {
 			t.Fatalf("noop %d: %+v %v", i, res, err)
 		}
-		if n := len(setupChildren(t)); n > 1 {
-			t.Fatalf("after stage %d: %d setup processes, want at most the spare", i, n)
+		if n := len(setupChildren(t)); n > r.cfg.Spares {
+			t.Fatalf("after stage %d: %d setup processes, want at most the %d spares", i, n, r.cfg.Spares)
 		}
 	}
-	// A spare that died waiting is replaced on the spot.
-	eventually(func() bool { return len(setupChildren(t)) == 1 })
+	// Spares that died waiting are replaced on the spot.
+	eventually(func() bool { return len(setupChildren(t)) == r.cfg.Spares })
 	for _, pid := range setupChildren(t) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		// Gone with all its threads, not just its leader a zombie.
@@ -135,5 +135,22 @@ func TestSpareWithoutSpec(t *testing.T) {
 	sp.close()
 	if err != nil || sp.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("spare without spec: %v", err)
+	}
+}
+
+// TestNoSpares checks Config.Spares < 0: no process is started ahead, and
+// each stage starts its own.
+func TestNoSpares(t *testing.T) {
+	needRoot(t)
+	r := newRunner(t)
+	r.cfg.Spares = -1
+	c := client(t, r)
+	openTree(t, c, "t", "")
+	if res, err := runStage(t, c, jsoncomm.StageRunParams{Tree: "t", Type: "org.test.noop"}, &logs{}); err != nil || !res.Success {
+		t.Fatalf("noop: %+v %v", res, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if pids := setupChildren(t); len(pids) != 0 {
+		t.Fatalf("setup processes with no spares: %v", pids)
 	}
 }

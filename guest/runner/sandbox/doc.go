@@ -6,7 +6,8 @@
 // the namespace's PID 1: it reaps orphans and exits with the stage's
 // status, and its exit takes every process of the stage with it. A
 // built-in stage of the same binary runs in the setup process itself
-// (Builtin), which saves an exec and a Go runtime start per stage.
+// (Builtin), which saves an exec and a Go runtime start per stage; it is
+// then the namespace's PID 1 (see inProcess for what that changes).
 //
 // The stage sees, and nothing else of the guest:
 //
@@ -23,7 +24,9 @@
 //
 // Before the stage starts, its capability bounding set is cut to the set
 // upstream osbuild keeps (pipeline.py DEFAULT_CAPABILITIES): it may still
-// mount and chown, it cannot load modules, reboot or do raw I/O.
+// mount and chown, it cannot load modules, reboot or do raw I/O. The
+// runner cuts it before the setup process starts (DropBoundingSet), so
+// that exec gives every thread of the setup process those sets only.
 package sandbox
 
 import (
