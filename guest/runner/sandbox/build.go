@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 	"golang.org/x/sys/unix"
@@ -39,10 +40,10 @@ func build(spec *Spec) error {
 // just the mount points when there is no build root.
 func mountRoot(buildRoot, root string) error {
 	if buildRoot != "" {
-		if err := checkMountpoints(buildRoot); err != nil {
-			return err
+		if hasMountpoints(buildRoot) {
+			return bind(buildRoot, root, unix.MS_RDONLY)
 		}
-		return bind(buildRoot, root, unix.MS_RDONLY)
+		return mountSkeleton(buildRoot, root)
 	}
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
 		return fmt.Errorf("mount minimal root: %w", err)
@@ -55,17 +56,70 @@ func mountRoot(buildRoot, root string) error {
 	return nil
 }
 
-// checkMountpoints makes sure the build root has real directories where
-// the API filesystems go: mount(2) would follow a symlink there in the
-// agent's view, not the build root's.
-func checkMountpoints(buildRoot string) error {
+// hasMountpoints says whether the build root has real directories where
+// the API filesystems go (mount(2) would follow a symlink there in the
+// agent's view, not the build root's), so it can be bound as a whole.
+func hasMountpoints(buildRoot string) bool {
 	for _, d := range apiDirs {
 		fi, err := os.Lstat(filepath.Join(buildRoot, d))
 		if err != nil || !fi.IsDir() {
-			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "build root %s: /%s is not a directory", buildRoot, d)
+			return false
 		}
 	}
-	return nil
+	return true
+}
+
+// mountSkeleton serves a build root that lacks some mount points (a tree
+// unpacked from packages alone has no /dev or /proc, say): root becomes a
+// read-only tmpfs holding the build root's top-level entries, directories
+// and files bound read-only and symlinks copied, plus real directories for
+// the API filesystems, as osbuild's bwrap-made roots are.
+func mountSkeleton(buildRoot, root string) error {
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("mount build root skeleton: %w", err)
+	}
+	entries, err := os.ReadDir(buildRoot)
+	if err != nil {
+		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "build root %s: %v", buildRoot, err)
+	}
+	for _, e := range entries {
+		if slices.Contains(apiDirs, e.Name()) {
+			continue
+		}
+		if err := skeletonEntry(buildRoot, root, e); err != nil {
+			return fmt.Errorf("build root skeleton /%s: %w", e.Name(), err)
+		}
+	}
+	for _, d := range apiDirs {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			return fmt.Errorf("build root skeleton: %w", err)
+		}
+	}
+	return remountRO(root, unix.MS_NOSUID|unix.MS_NODEV)
+}
+
+// skeletonEntry mirrors one top-level entry of the build root.
+func skeletonEntry(buildRoot, root string, e os.DirEntry) error {
+	src, dst := filepath.Join(buildRoot, e.Name()), filepath.Join(root, e.Name())
+	switch {
+	case e.Type()&os.ModeSymlink != 0:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, dst)
+	case e.IsDir():
+		if err := os.Mkdir(dst, 0o755); err != nil {
+			return err
+		}
+		return bind(src, dst, unix.MS_RDONLY)
+	case e.Type().IsRegular():
+		if err := os.WriteFile(dst, nil, 0o644); err != nil {
+			return err
+		}
+		return bind(src, dst, unix.MS_RDONLY)
+	}
+	return nil // sockets, devices and fifos at the top level are left out
 }
 
 // mountAPI mounts /dev, /proc, /sys, /run and /tmp below root.
