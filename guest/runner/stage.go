@@ -58,6 +58,8 @@ func checkStage(p *jsoncomm.StageRunParams) error {
 		}
 	}
 	switch {
+	case p.BuildRoot != "" && p.BuildRoot == p.Tree:
+		return bad("tree %q cannot be its own build root", p.Tree)
 	case !sandbox.Component(p.Type):
 		return bad("type is not a module name")
 	case p.Kind != "stages" && p.Kind != "assemblers":
