@@ -59,7 +59,7 @@ echo "$SOURCE_DATE_EPOCH" > $out/epoch
 if echo x > /etc/escape 2>/dev/null; then echo wrote > $out/buildroot; else echo refused > $out/buildroot; fi
 if $bb cat "$HOST_SECRET" >/dev/null 2>&1; then echo read > $out/hostfile; else echo refused > $out/hostfile; fi
 if $bb ls /run/osbuild-vm/shares >/dev/null 2>&1; then echo visible > $out/shares; else echo hidden > $out/shares; fi
-if echo x > /run/osbuild/tree/../escape 2>/dev/null; then echo wrote > $out/treeparent; else echo refused > $out/treeparent; fi
+if echo x > /run/osbuild/tree/../../../escape 2>/dev/null; then echo wrote > $out/treeparent; else echo refused > $out/treeparent; fi
 echo "probe done on $($bb uname -m)"
 `
 
