@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/initramfs/modorder"
 	"io"
 	"os"
 	"runtime"
@@ -23,6 +24,17 @@ type agent struct {
 	channel io.ReadWriteCloser
 	// workDir is where the runner keeps trees: WorkDir in the guest.
 	workDir string
+	late    []modorder.Entry // modules loaded after the hello
+}
+
+// loadLate loads the modules nothing needs before the hello; a failure is
+// logged, not fatal: only stages that use those drivers would miss them.
+func (a *agent) loadLate() {
+	if _, err := loadEntries("/", a.late, timed(a.log, finitModule)); err != nil {
+		a.log.errorf("%v", err)
+		return
+	}
+	a.log.phase("loaded %d more modules", len(a.late))
 }
 
 // Main is the worker (see the package doc): it sets the VM up, serves the
@@ -59,10 +71,16 @@ func boot(ctx context.Context, l *logger) (*agent, error) {
 	l.debug = cfg.Debug
 	l.phase("worker started at %.3fs, agent %s", started.Seconds(), Version)
 	a := &agent{log: l, cfg: cfg, workDir: WorkDir}
-	if a.modules, err = loadModules("/", timed(l, finitModule)); err != nil {
+	entries, err := readOrder("/")
+	if err != nil {
 		return nil, err
 	}
-	l.phase("loaded %d modules", len(a.modules))
+	early, late := splitModules(entries, cfg.Channel)
+	if a.modules, err = loadEntries("/", early, timed(l, finitModule)); err != nil {
+		return nil, err
+	}
+	a.late = late
+	l.phase("loaded %d modules (%d after ready)", len(a.modules), len(late))
 	if err := mountWork(); err != nil {
 		return nil, err
 	}
@@ -93,6 +111,7 @@ func (a *agent) serve(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, fw, jsoncomm.Hello{Agent: Version, Arch: runtime.GOARCH}) }()
 	a.log.phase("ready after %d ms", info.BootMillis)
+	go a.loadLate()
 	select {
 	case err := <-done:
 		return err

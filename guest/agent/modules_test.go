@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,6 +89,38 @@ func TestWorkSize(t *testing.T) {
 	} {
 		if got := workSize(tt.ram); got != tt.want {
 			t.Errorf("workSize(%d) = %d, want %d", tt.ram, got, tt.want)
+		}
+	}
+}
+
+func TestSplitModules(t *testing.T) {
+	entries := []modorder.Entry{
+		{Name: "virtio"}, {Name: "virtio_ring", Deps: []string{"virtio"}},
+		{Name: "virtio_mmio", Deps: []string{"virtio", "virtio_ring"}},
+		{Name: "virtio_console", Deps: []string{"virtio", "virtio_ring"}},
+		{Name: "fuse"}, {Name: "virtiofs", Deps: []string{"fuse", "virtio", "virtio_ring"}},
+		{Name: "virtio_blk", Deps: []string{"virtio", "virtio_ring"}},
+		{Name: "vsock"}, {Name: "vmw_vsock_virtio_transport_common", Deps: []string{"vsock", "virtio", "virtio_ring"}},
+		{Name: "vmw_vsock_virtio_transport", Deps: []string{"vmw_vsock_virtio_transport_common", "vsock"}},
+		{Name: "loop"}, {Name: "overlay"},
+	}
+	cases := map[string]struct{ early, late string }{
+		ChannelVirtioSerial: {
+			"[virtio virtio_ring virtio_console fuse virtiofs]",
+			"[virtio_mmio virtio_blk vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport loop overlay]",
+		},
+		ChannelVsock: {
+			"[virtio virtio_ring virtio_console fuse virtiofs vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport]",
+			"[virtio_mmio virtio_blk loop overlay]",
+		},
+	}
+	for channel, want := range cases {
+		early, late := splitModules(entries, channel)
+		if got := fmt.Sprint(modorder.Names(early)); got != want.early {
+			t.Errorf("%s early = %s, want %s", channel, got, want.early)
+		}
+		if got := fmt.Sprint(modorder.Names(late)); got != want.late {
+			t.Errorf("%s late = %s, want %s", channel, got, want.late)
 		}
 	}
 }
