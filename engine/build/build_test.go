@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
@@ -260,5 +261,23 @@ func TestFailingStage(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(h.out); len(entries) != 0 {
 		t.Fatal("failed run exported something")
+	}
+}
+
+func TestOutputTailIsBounded(t *testing.T) {
+	var tail outputTail
+	line := strings.Repeat("x", 1023) + "\n"
+	for i := 0; i < 3*MaxStageOutput/len(line); i++ {
+		tail.add(line)
+	}
+	tail.add("last line\n")
+	got := tail.String()
+	if len(got) > MaxStageOutput+64 || !strings.HasSuffix(got, "last line\n") || !strings.HasPrefix(got, "[earlier output dropped]") {
+		t.Fatalf("tail of %d bytes, starts %q", len(got), got[:40])
+	}
+	var short outputTail
+	short.add("a\n")
+	if short.String() != "a\n" {
+		t.Fatalf("short output changed: %q", short.String())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 )
@@ -101,11 +100,13 @@ func (b *builder) stage(ctx context.Context, p *manifest.Pipeline, s *manifest.S
 	}
 	b.cfg.Monitor.BeginStage(stageIndex(p, s), len(p.Stages), s)
 	sr := &StageLog{ID: s.ID, Type: s.Type}
+	var tail outputTail
 	out := func(stream, text string) {
-		sr.Output += text
+		tail.add(text)
 		b.cfg.Monitor.StageOutput(s, stream, text)
 	}
 	res, err := b.exec.RunStage(ctx, run, out)
+	sr.Output = tail.String()
 	if err != nil {
 		return fmt.Errorf("stage %s (%s): %w", s.Type, short(s.ID), err)
 	}
@@ -232,4 +233,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-var _ = time.Second
+// MaxStageOutput bounds the output kept per stage for --json and error
+// messages: a stage, which the host does not trust, may print without
+// end; the monitor still sees every line as it comes.
+const MaxStageOutput = 1 << 20
+
+// outputTail keeps the last MaxStageOutput bytes of a stage's output.
+type outputTail struct {
+	buf     []byte
+	dropped bool
+}
+
+func (t *outputTail) add(text string) {
+	t.buf = append(t.buf, text...)
+	if len(t.buf) > 2*MaxStageOutput {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-MaxStageOutput:]...)
+		t.dropped = true
+	}
+}
+
+func (t *outputTail) String() string {
+	b := t.buf
+	if len(b) > MaxStageOutput {
+		b, t.dropped = b[len(b)-MaxStageOutput:], true
+	}
+	if t.dropped {
+		return "[earlier output dropped]\n" + string(b)
+	}
+	return string(b)
+}
