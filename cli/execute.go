@@ -106,7 +106,10 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		return err
 	}
 	index := modules.NewIndex(cfg.Libdirs...)
-	shares := vmShares(st, cfg.Libdirs)
+	shares, err := vmShares(st, cfg.Libdirs)
+	if err != nil {
+		return err
+	}
 	r, err := build.Run(ctx, m, build.Config{
 		Store: build.FromStore(st),
 		NewExecutor: func(ctx context.Context) (build.Executor, error) {
@@ -129,14 +132,20 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 	return err
 }
 
-// vmShares are the host directories the build VM sees: committed objects
-// and sources read-only, the run directory writable, each libdir
-// read-only.
-func vmShares(st *store.Store, libdirs []string) []vm.Share {
+// vmShares are the host directories the build VM sees: committed objects,
+// sources and the run directory (floating objects) read-only, each libdir
+// read-only, and one empty directory it may write tree archives into,
+// which the host moves out of its reach before trusting them.
+func vmShares(st *store.Store, libdirs []string) ([]vm.Share, error) {
+	out := filepath.Join(st.RunDir(), "vm-out")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return nil, err
+	}
 	shares := []vm.Share{
 		{Tag: "objects", Dir: filepath.Join(st.Root(), "objects"), ReadOnly: true},
 		{Tag: "sources", Dir: filepath.Join(st.Root(), "sources"), ReadOnly: true},
-		{Tag: "run", Dir: st.RunDir()},
+		{Tag: "run", Dir: st.RunDir(), ReadOnly: true},
+		{Tag: "out", Dir: out},
 	}
 	for i, d := range libdirs {
 		abs, err := filepath.Abs(d)
@@ -145,7 +154,7 @@ func vmShares(st *store.Store, libdirs []string) []vm.Share {
 		}
 		shares = append(shares, vm.Share{Tag: fmt.Sprintf("libdir%d", i), Dir: abs, ReadOnly: true})
 	}
-	return shares
+	return shares, nil
 }
 
 // resolver maps a stage to its executable: "" for a built-in one.

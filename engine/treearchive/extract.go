@@ -32,7 +32,9 @@ var ErrUnsafe = errors.New("unsafe archive entry")
 
 // Extract unpacks the archive at src into the existing directory dest.
 func Extract(ctx context.Context, src, dest string, opts Options) error {
-	f, err := os.Open(src)
+	// O_NOFOLLOW: the archive was written by the guest; a symlink in its
+	// place must not make the host read elsewhere.
+	f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", src, err)
 	}

@@ -23,7 +23,8 @@ type BootConfig struct {
 	Mirror    string
 	KernelDir string
 	// Shares are the host directories the stages need: the store's
-	// objects and sources and the run directory, and every libdir.
+	// objects and sources and the run directory, read-only, and every
+	// libdir; the one writable share is where the guest saves trees.
 	Shares []vm.Share
 	// GuestBinary provides the guest agent for Arch.
 	GuestBinary kernels.GuestBinaryFunc
@@ -57,10 +58,14 @@ func Boot(ctx context.Context, cfg BootConfig) (*Runner, error) {
 			cfg.Arch, b.Kernel.Version, v.Accel(), t.AgentReady.Seconds())
 	}
 	mapping := make([]Share, len(cfg.Shares))
+	outDir := ""
 	for i, s := range cfg.Shares {
 		mapping[i] = Share{HostDir: filepath.Clean(s.Dir), GuestDir: jsoncomm.SharesDir + "/" + s.Tag}
+		if !s.ReadOnly {
+			outDir = s.Dir
+		}
 	}
-	r := New(v.Client(), mapping, func() error {
+	r := New(v.Client(), mapping, outDir, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		err := v.Shutdown(ctx)

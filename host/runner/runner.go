@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/build"
@@ -26,14 +28,17 @@ type Share struct {
 type Runner struct {
 	client *jsoncomm.Client
 	shares []Share
+	outDir string // the one host directory the guest may write
+	seq    atomic.Int64
 	close  func() error
 	vm     *vm.VM // set by Boot, for the console on failure
 }
 
 // New returns a runner that calls c and translates paths through shares;
-// close stops the VM behind c.
-func New(c *jsoncomm.Client, shares []Share, close func() error) *Runner {
-	return &Runner{client: c, shares: shares, close: close}
+// outDir is the shared directory the guest writes tree archives into
+// (it must be one of the shares); close stops the VM behind c.
+func New(c *jsoncomm.Client, shares []Share, outDir string, close func() error) *Runner {
+	return &Runner{client: c, shares: shares, outDir: filepath.Clean(outDir), close: close}
 }
 
 var _ build.Executor = (*Runner)(nil)
@@ -41,16 +46,23 @@ var _ build.Executor = (*Runner)(nil)
 // ErrNotShared is a host path that no share holds.
 var ErrNotShared = errors.New("path is in no share")
 
-// guestPath maps a host path into the guest.
+// guestPath maps a host path into the guest, through the share with the
+// longest matching directory (the writable out share lies inside the
+// read-only run share).
 func (r *Runner) guestPath(host string) (string, error) {
 	host = filepath.Clean(host)
+	best, bestLen := "", -1
 	for _, s := range r.shares {
 		rel, err := filepath.Rel(s.HostDir, host)
-		if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return filepath.Join(s.GuestDir, rel), nil
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || len(s.HostDir) <= bestLen {
+			continue
 		}
+		best, bestLen = filepath.Join(s.GuestDir, rel), len(s.HostDir)
 	}
-	return "", fmt.Errorf("%s: %w", host, ErrNotShared)
+	if bestLen < 0 {
+		return "", fmt.Errorf("%s: %w", host, ErrNotShared)
+	}
+	return best, nil
 }
 
 func (r *Runner) OpenTree(ctx context.Context, name, from string) error {
@@ -65,13 +77,36 @@ func (r *Runner) OpenTree(ctx context.Context, name, from string) error {
 	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeOpen, p, nil, nil))
 }
 
+// SaveTree has the guest write the archive into the out share, then moves
+// it to to, out of the guest's reach, and only then checks that it is a
+// regular file: the guest could have left a symlink or a device there, and
+// checking before the move would race with it.
 func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
-	g, err := r.guestPath(to)
+	tmp := filepath.Join(r.outDir, fmt.Sprintf("tree-%d.tar", r.seq.Add(1)))
+	g, err := r.guestPath(tmp)
 	if err != nil {
 		return err
 	}
-	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil))
+	defer os.Remove(tmp)
+	if err := r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil); err != nil {
+		return r.explain(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		return fmt.Errorf("save tree %s: %w", name, err)
+	}
+	fi, err := os.Lstat(to)
+	if err != nil {
+		return fmt.Errorf("save tree %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		os.Remove(to)
+		return fmt.Errorf("save tree %s: the guest left a %v, not a file: %w", name, fi.Mode().Type(), ErrUntrusted)
+	}
+	return nil
 }
+
+// ErrUntrusted marks something the guest returned that the host refuses.
+var ErrUntrusted = errors.New("refused guest output")
 
 func (r *Runner) CloseTree(ctx context.Context, name string) error {
 	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeClose, jsoncomm.TreeRef{Tree: name}, nil, nil))
