@@ -6,6 +6,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -122,6 +123,9 @@ func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(str
 	if err := r.client.Call(ctx, jsoncomm.MethodStageRun, p, &res, onLog); err != nil {
 		return nil, r.explain(err)
 	}
+	if len(res.Metadata) > 0 && !isObject(res.Metadata) {
+		return nil, fmt.Errorf("stage %s: metadata is not a JSON object: %w", run.Type, ErrUntrusted)
+	}
 	return &build.StageResult{
 		Success: res.Success, ExitCode: res.ExitCode, Metadata: res.Metadata,
 		Duration: time.Duration(res.Millis) * time.Millisecond,
@@ -161,4 +165,11 @@ func (r *Runner) Close() error {
 		return nil
 	}
 	return r.close()
+}
+
+// isObject says whether raw is one JSON object (or null): metadata goes
+// into the store and the --json result as it is.
+func isObject(raw json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil
 }

@@ -84,3 +84,11 @@ func TestGuestPathPicksInnermostShare(t *testing.T) {
 		t.Errorf("unshared path: %v", err)
 	}
 }
+
+func TestIsObject(t *testing.T) {
+	for raw, want := range map[string]bool{`{"a": 1}`: true, `null`: true, `[1]`: false, `"x"`: false, `{`: false} {
+		if got := isObject(json.RawMessage(raw)); got != want {
+			t.Errorf("isObject(%s) = %v", raw, got)
+		}
+	}
+}
