@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,37 +25,68 @@ const MaxMetadataSize = 1 << 20
 // maxStatusSize bounds the setup process's error report.
 const maxStatusSize = 64 << 10
 
-// execute hands spec to a setup process, streams the stage's output,
+// execute hands p to a setup process, streams the stage's output,
 // and turns how it ended into a result.
-func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, spec []byte, meta string, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
+func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
 	tctx, cancel := withTimeout(ctx, p.TimeoutSeconds)
 	defer cancel()
 	begin := time.Now()
-	sp, err := r.startSetup(spec)
+	sp, err := r.startSetup(p)
 	if err != nil {
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
+	defer os.RemoveAll(sp.call)
 	defer sp.close()
-	defer sp.stop()
-	defer context.AfterFunc(tctx, sp.stop)()
+	unwatch := context.AfterFunc(tctx, sp.stop)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); streamLines(sp.out, jsoncomm.StreamStdout, log) }()
 	go func() { defer wg.Done(); streamLines(sp.err, jsoncomm.StreamStderr, log) }()
 	status, _ := io.ReadAll(io.LimitReader(sp.status, maxStatusSize))
-	waitErr := sp.cmd.Wait()
+	code, exited := exitReport(status)
+	var waitErr error
+	if exited && unwatch() {
+		r.reapLater(sp) // the stage is over; its setup process exits alone
+	} else {
+		waitErr = sp.cmd.Wait()
+		sp.stop()
+		code = sp.cmd.ProcessState.ExitCode()
+	}
 	wg.Wait()
-	res := jsoncomm.StageResult{Millis: time.Since(begin).Milliseconds(), ExitCode: sp.cmd.ProcessState.ExitCode()}
+	res := jsoncomm.StageResult{Millis: time.Since(begin).Milliseconds(), ExitCode: code}
 	if err := ended(ctx, tctx, p, status, waitErr); err != nil {
 		return res, err
 	}
 	res.Success = res.ExitCode == 0
-	md, err := readMetadata(meta)
+	md, err := readMetadata(filepath.Join(sp.call, "meta"))
 	if err != nil {
 		return res, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
 	res.Metadata = md
 	return res, nil
+}
+
+// exitReport finds the stage's exit code in what the setup process
+// reported: StatusStarted, then StatusExit and the code.
+func exitReport(status []byte) (code int, ok bool) {
+	rest, found := bytes.CutPrefix(status, []byte(sandbox.StatusStarted+sandbox.StatusExit))
+	if !found {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(rest))
+	return code, err == nil && code >= 0 && code <= 255
+}
+
+// reapLater collects a setup process that reported its stage's end, in
+// the background: its exit and its namespaces' teardown take a while and
+// hold nothing the next stage needs. Close waits for it.
+func (r *Runner) reapLater(sp *setupProc) {
+	r.exiting.Add(1)
+	go func() {
+		defer r.exiting.Done()
+		sp.cmd.Wait()
+		sp.stop()
+	}()
 }
 
 func withTimeout(ctx context.Context, seconds float64) (context.Context, context.CancelFunc) {
@@ -62,24 +96,39 @@ func withTimeout(ctx context.Context, seconds float64) (context.Context, context
 	return context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second)))
 }
 
-// startSetup hands spec to the spare setup process, or to a new one when
-// the spare is gone.
-func (r *Runner) startSetup(spec []byte) (*setupProc, error) {
+// startSetup prepares p in the call directory of the oldest spare setup
+// process and hands it the spec; or does so with a new process when the
+// spare is gone.
+func (r *Runner) startSetup(p *jsoncomm.StageRunParams) (*setupProc, error) {
 	sp, err := r.take()
 	if err != nil {
 		return nil, err
 	}
-	if err = sp.send(spec); errors.Is(err, errSetupGone) {
+	if err = r.hand(sp, p); errors.Is(err, errSetupGone) {
 		sp.discard()
 		if sp, err = r.spawn(); err == nil {
-			err = sp.send(spec)
+			err = r.hand(sp, p)
 		}
 	}
 	if err != nil {
-		sp.discard()
-		return nil, fmt.Errorf("send spec: %w", err)
+		if sp != nil {
+			sp.discard()
+		}
+		return nil, err
 	}
 	return sp, nil
+}
+
+// hand fills sp's call directory for p and sends sp the spec.
+func (r *Runner) hand(sp *setupProc, p *jsoncomm.StageRunParams) error {
+	spec, err := r.prepare(sp.call, p)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if err := sp.send(spec); err != nil {
+		return fmt.Errorf("send spec: %w", err)
+	}
+	return nil
 }
 
 // ended classifies how the setup process ended: a setup failure it
@@ -91,7 +140,7 @@ func ended(ctx, tctx context.Context, p *jsoncomm.StageRunParams, status []byte,
 		return fmt.Errorf("stage %s: %w", p.Type, ctx.Err())
 	case tctx.Err() != nil:
 		return fmt.Errorf("stage %s: no exit after %gs: %w", p.Type, p.TimeoutSeconds, jsoncomm.ErrTimeout)
-	case string(status) == sandbox.StatusStarted:
+	case bytes.HasPrefix(status, []byte(sandbox.StatusStarted)):
 	case len(status) == 0:
 		return fmt.Errorf("stage %s: setup process ended before the stage started (%v): %w", p.Type, waitErr, jsoncomm.ErrInternal)
 	default:

@@ -165,3 +165,50 @@ true
 		t.Errorf("other tree changed: %q", b)
 	}
 }
+
+// TestExitReport checks that a stage's result comes once nothing of it
+// runs any more: a background child that would outlive it is gone, reaped,
+// when stage.run returns, though the setup process exits later.
+func TestExitReport(t *testing.T) {
+	needRoot(t)
+	r := newRunner(t)
+	c := client(t, r)
+	buildRoot(t, c, r, "build")
+	openTree(t, c, "tree", "")
+	res, err := runStage(t, c, jsoncomm.StageRunParams{
+		Tree: "tree", BuildRoot: "build", Type: "org.test.orphan",
+		Executable: script(t, "sleep 987656 >/dev/null 2>&1 &\necho left\nexit 3\n"),
+	}, &logs{})
+	if err != nil || res.Success || res.ExitCode != 3 {
+		t.Fatalf("orphan: %+v %v, want exit code 3", res, err)
+	}
+	if pid := processWith("987656"); pid != "" {
+		t.Errorf("process %s of the stage still there when its result came", pid)
+	}
+}
+
+func TestExitReportParse(t *testing.T) {
+	cases := []struct {
+		status string
+		code   int
+		ok     bool
+	}{
+		{"started\nexit 0", 0, true},
+		{"started\nexit 137", 137, true},
+		{"started", 0, false},
+		{"started\nexit ", 0, false},
+		{"started\nexit -1", 0, false},
+		{"started\nexit 256", 0, false},
+		{"started\nexit 1x", 0, false},
+		{`{"kind":"invalid"}`, 0, false},
+		{"", 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.status, func(t *testing.T) {
+			code, ok := exitReport([]byte(tc.status))
+			if ok != tc.ok || ok && code != tc.code {
+				t.Errorf("exitReport(%q) = %d, %v; want %d, %v", tc.status, code, ok, tc.code, tc.ok)
+			}
+		})
+	}
+}

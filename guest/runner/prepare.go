@@ -34,13 +34,13 @@ type argumentMeta struct {
 	SourceEpoch *int64 `json:"source-epoch,omitempty"`
 }
 
+// callDirs are the directories of a call directory, made when its setup
+// process starts (spawn); "ahead" is where the process builds what needs
+// no spec (sandbox.Main).
+var callDirs = []string{"api", "root", "staging", "ahead"}
+
 // prepare fills the call directory and returns the sandbox.Spec as JSON.
 func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams) ([]byte, error) {
-	for _, d := range []string{"api", "root", "staging"} {
-		if err := os.MkdirAll(filepath.Join(call, d), 0o700); err != nil {
-			return nil, err
-		}
-	}
 	args, err := json.Marshal(buildArguments(p))
 	if err != nil {
 		return nil, err

@@ -10,11 +10,13 @@
 // On disk, below WorkDir:
 //
 //	trees/<name>/            one working tree per tree.open
-//	calls/<n>/               one per stage.run, removed when it ends
+//	calls/<n>/               one per setup process, made when it starts
+//	                         (spares: ahead of their stage), removed with it
 //	    api/arguments        osbuild's arguments document
 //	    meta                 the stage's metadata, if it writes any
-//	    root/                where the setup process assembles the root
+//	    root/                where the setup process assembles a build root
 //	    staging/             read-only binds of file-list inputs
+//	    ahead/               mounts it builds before its spec (sandbox.Main)
 //
 // The sandbox.Spec travels to the setup process on its standard input.
 package runner
@@ -23,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +63,9 @@ type Runner struct {
 	trees  registry
 	calls  atomic.Uint64
 	spares spares
+	// exiting counts setup processes still exiting after their stage's
+	// end was reported (reapLater).
+	exiting sync.WaitGroup
 }
 
 // New checks cfg and prepares WorkDir.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/osbuild-vm/osbuild-vm/guest/runner/sandbox"
@@ -16,7 +18,9 @@ import (
 // setupProc is one setup process, started before its spec is known, and
 // the pipes between it and the runner.
 type setupProc struct {
-	cmd      *exec.Cmd
+	cmd *exec.Cmd
+	// call is its call directory (see the package doc), removed with it.
+	call     string
 	spec     *os.File // its stdin: the spec, then EOF
 	out, err *os.File
 	status   *os.File
@@ -30,13 +34,18 @@ type setupProc struct {
 // every process of the stage, since the setup process is the PID
 // namespace's init.
 func (r *Runner) spawn() (*setupProc, error) {
-	files, err := pipes(4)
+	call, err := r.newCall()
 	if err != nil {
 		return nil, fmt.Errorf("start setup: %w", err)
 	}
+	files, err := pipes(4)
+	if err != nil {
+		os.RemoveAll(call)
+		return nil, fmt.Errorf("start setup: %w", err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	sp := &setupProc{spec: files[0][1], out: files[1][0], err: files[2][0], status: files[3][0], stop: stop}
-	cmd := exec.CommandContext(ctx, r.cfg.Self, sandbox.SetupArg)
+	sp := &setupProc{call: call, spec: files[0][1], out: files[1][0], err: files[2][0], status: files[3][0], stop: stop}
+	cmd := exec.CommandContext(ctx, r.cfg.Self, sandbox.SetupArg, filepath.Join(call, "ahead"))
 	cmd.Env = []string{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0][0], files[1][1], files[2][1]
 	cmd.ExtraFiles = []*os.File{files[3][1]}
@@ -55,9 +64,22 @@ func (r *Runner) spawn() (*setupProc, error) {
 	if err != nil {
 		stop()
 		sp.close()
+		os.RemoveAll(call)
 		return nil, fmt.Errorf("start setup %s: %w", r.cfg.Self, classifyFS(err))
 	}
 	return sp, nil
+}
+
+// newCall makes the next call directory with its empty directories.
+func (r *Runner) newCall() (string, error) {
+	call := filepath.Join(r.cfg.WorkDir, "calls", strconv.FormatUint(r.calls.Add(1), 10))
+	for _, d := range callDirs {
+		if err := os.MkdirAll(filepath.Join(call, d), 0o700); err != nil {
+			os.RemoveAll(call)
+			return "", err
+		}
+	}
+	return call, nil
 }
 
 // startCut starts cmd from an OS thread of its own whose capability
@@ -126,6 +148,7 @@ func (sp *setupProc) discard() {
 	sp.stop()
 	sp.cmd.Wait()
 	sp.close()
+	os.RemoveAll(sp.call)
 }
 
 func (sp *setupProc) close() { closeAll(sp.spec, sp.out, sp.err, sp.status) }

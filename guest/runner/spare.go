@@ -66,8 +66,8 @@ func (r *Runner) refill() {
 	}
 }
 
-// Close ends the spare setup processes and keeps the runner from starting
-// more. Stages may still run afterwards, each starting its own process.
+// Close ends the spare setup processes, waits for those still exiting
+// after their stage, and keeps the runner from starting more. Stages may still run afterwards, each starting its own process.
 func (r *Runner) Close() error {
 	s := &r.spares
 	s.mu.Lock()
@@ -80,5 +80,6 @@ func (r *Runner) Close() error {
 			res.sp.discard()
 		}
 	}
+	r.exiting.Wait()
 	return nil
 }

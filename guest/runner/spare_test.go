@@ -80,6 +80,7 @@ func TestSpareLifecycle(t *testing.T) {
 		if res, err := runStage(t, c, p, &logs{}); err != nil || !res.Success {
 			t.Fatalf("noop %d: %+v %v", i, res, err)
 		}
+		r.exiting.Wait()
 		if n := len(setupChildren(t)); n > r.cfg.Spares {
 			t.Fatalf("after stage %d: %d setup processes, want at most the %d spares", i, n, r.cfg.Spares)
 		}
@@ -98,10 +99,12 @@ func TestSpareLifecycle(t *testing.T) {
 	if pids := setupChildren(t); len(pids) != 0 {
 		t.Fatalf("setup processes after Close: %v", pids)
 	}
-	// Stages still run after Close, and leave nothing behind.
+	// Stages still run after Close, and leave nothing behind: the setup
+	// process exits right after it reported the stage's end.
 	if res, err := runStage(t, c, p, &logs{}); err != nil || !res.Success {
 		t.Fatalf("noop after Close: %+v %v", res, err)
 	}
+	r.exiting.Wait()
 	if pids := setupChildren(t); len(pids) != 0 {
 		t.Fatalf("setup processes after a stage past Close: %v", pids)
 	}

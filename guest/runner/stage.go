@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
 	"github.com/osbuild-vm/osbuild-vm/guest/runner/sandbox"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
@@ -35,13 +33,7 @@ func (r *Runner) StageRun(ctx context.Context, p jsoncomm.StageRunParams, log fu
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
 	defer release()
-	call := filepath.Join(r.cfg.WorkDir, "calls", strconv.FormatUint(r.calls.Add(1), 10))
-	defer os.RemoveAll(call)
-	spec, err := r.prepare(call, &p)
-	if err != nil {
-		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: prepare: %w", p.Type, err)
-	}
-	return r.execute(ctx, &p, spec, filepath.Join(call, "meta"), log)
+	return r.execute(ctx, &p, log)
 }
 
 // checkStage validates what the host sent before anything is touched.

@@ -13,16 +13,38 @@ import (
 // apiDirs are the mount points every root needs.
 var apiDirs = []string{"dev", "proc", "sys", "run", "tmp"}
 
-// build assembles the stage's root at spec.Mountpoint and enters it.
-func build(spec *Spec) error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
+// build assembles the stage's root and enters it: at spec.Mountpoint, or
+// with what a spare prepared ahead (nil when it did not).
+func build(spec *Spec, a *ahead) error {
+	if a == nil {
+		return buildAll(spec)
+	}
+	root := a.minimalRoot()
+	if spec.Root != "" {
+		root = spec.Mountpoint
+		if err := mountRoot(spec.Root, root); err != nil {
+			return err
+		}
+	}
+	if err := a.moveInto(root); err != nil {
+		return err
+	}
+	if err := mountOsbuild(spec, filepath.Join(root, "run/osbuild")); err != nil {
+		return err
+	}
+	return enterRoot(root)
+}
+
+// buildAll makes every mount of the stage's root at spec.Mountpoint.
+func buildAll(spec *Spec) error {
+	if err := makePrivate(); err != nil {
+		return err
 	}
 	root := spec.Mountpoint
 	if err := mountRoot(spec.Root, root); err != nil {
 		return err
 	}
-	if err := mountAPI(root); err != nil {
+	if err := mountAPIAt(root); err != nil {
 		return err
 	}
 	if err := mountOsbuild(spec, filepath.Join(root, "run/osbuild")); err != nil {
@@ -122,8 +144,8 @@ func skeletonEntry(buildRoot, root string, e os.DirEntry) error {
 	return nil // sockets, devices and fifos at the top level are left out
 }
 
-// mountAPI mounts /dev, /proc, /sys, /run and /tmp below root.
-func mountAPI(root string) error {
+// mountAPIAt mounts /dev, /proc, /sys, /run and /tmp below root.
+func mountAPIAt(root string) error {
 	if err := mountDev(filepath.Join(root, "dev")); err != nil {
 		return err
 	}

@@ -3,11 +3,11 @@
 // SetupArg in fresh mount, PID, IPC and UTS namespaces, usually ahead of
 // time; Main waits for a Spec on its standard input, then builds the
 // stage's root from it, enters it, starts the stage and stays behind as
-// the namespace's PID 1: it reaps orphans and exits with the stage's
-// status, and its exit takes every process of the stage with it. A
-// built-in stage of the same binary runs in the setup process itself
-// (Builtin), which saves an exec and a Go runtime start per stage; it is
-// then the namespace's PID 1 (see inProcess for what that changes).
+// the namespace's PID 1: it reaps orphans, and once the stage ended it
+// kills what is left, reports the stage's status (StatusFD) and exits
+// with it. A built-in stage of the same binary runs in the setup process
+// itself (Builtin), which saves an exec and a Go runtime start per stage;
+// it is then the namespace's PID 1 (see inProcess for what that changes).
 //
 // The stage sees, and nothing else of the guest:
 //
@@ -42,14 +42,21 @@ import (
 // checks for PID 1, since the setup process is PID 1 of its namespace.
 const SetupArg = "__osbuild-vm-stage-setup"
 
-// StatusFD is the descriptor on which Main reports whether the stage
-// started: StatusStarted when it did, a jsoncomm.Error as JSON when it
-// could not, nothing when the setup process ended before either (killed,
-// or a spare whose spec never came).
+// StatusFD is the descriptor on which Main reports how the stage went:
+// StatusStarted when it started, then StatusExit and its exit code once it
+// ended and every process of the namespace is gone; a jsoncomm.Error as
+// JSON when it could not start; nothing when the setup process ended
+// before either (killed, or a spare whose spec never came). The exit
+// report comes before the setup process exits, so the runner need not
+// wait for the namespaces' teardown.
 const StatusFD = 3
 
 // StatusStarted is what Main writes on StatusFD when the stage started.
 const StatusStarted = "started"
+
+// StatusExit follows StatusStarted on StatusFD, with the stage's exit code
+// in decimal (as Main returns it), when the stage ended.
+const StatusExit = "\nexit "
 
 // SetupFailed is Main's exit code when it could not start the stage.
 const SetupFailed = 125

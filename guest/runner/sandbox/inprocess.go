@@ -17,7 +17,9 @@ import (
 //
 // What differs: the stage is PID 1 of its namespace rather than its
 // child, so orphans of processes it starts stay zombies until it ends,
-// and signals it has no handler for are ignored when sent from inside.
+// and signals it has no handler for are ignored when sent from inside;
+// and it has the status pipe (StatusFD, write-only, close-on-exec) open,
+// on which the setup process reports the stage's exit.
 func inProcess(spec *Spec, builtin Builtin, restricted bool) (func() int, bool) {
 	if !spec.InProcess || builtin == nil || !restricted {
 		return nil, false

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 	"golang.org/x/sys/unix"
@@ -24,8 +25,9 @@ type Builtin func(argv0 string) (run func() int, ok bool)
 
 // Main runs the setup process: args are os.Args, the Spec arrives as JSON
 // on standard input. A process may be started long before its spec
-// (the runner keeps one spare): it only reads once it is needed, and
-// exits quietly with 0 when its input ends without a spec.
+// (the runner keeps spares): it only reads once it is needed, and exits
+// quietly with 0 when its input ends without a spec. With args[2], an
+// empty directory, it first builds there what needs no spec (see ahead).
 //
 // builtin, when not nil, lets a Spec with InProcess run its built-in stage
 // right here after the root is entered, instead of executing the same
@@ -46,24 +48,28 @@ func Main(args []string, builtin Builtin) int {
 	// A handler (not SIG_IGN, which exec would pass on to the stage) keeps
 	// the group's SIGTERM from ending PID 1 before the stage.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	if len(args) != 2 || args[1] != SetupArg {
-		report(status, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: usage: %s < SPEC", SetupArg))
+	if len(args) < 2 || len(args) > 3 || args[1] != SetupArg {
+		report(status, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: usage: %s [AHEAD-DIR] < SPEC", SetupArg))
 		return SetupFailed
 	}
 	restricted := capabilitiesCut()
+	var pre *ahead
+	if len(args) == 3 {
+		pre = prepareAhead(args[2])
+	}
 	data, err := readBounded(os.Stdin, MaxSpecSize)
 	if err == nil && len(data) == 0 {
 		status.Close()
 		return 0 // a spare that was never used
 	}
-	spec, err := setup(data, err, restricted)
+	spec, err := setup(data, err, pre, restricted)
 	if err != nil {
 		report(status, err)
 		return SetupFailed
 	}
 	if run, ok := inProcess(spec, builtin, restricted); ok {
 		started(status)
-		return run()
+		return finish(status, run())
 	}
 	pid, err := startStage(spec)
 	if err != nil {
@@ -71,13 +77,13 @@ func Main(args []string, builtin Builtin) int {
 		return SetupFailed
 	}
 	started(status)
-	return reap(pid)
+	return finish(status, reap(pid))
 }
 
 // setup decodes the spec, builds the stage's root and enters it. Unless
 // the runner did already (restricted), it cuts this thread's capability
 // bounding set, which an executed stage inherits.
-func setup(data []byte, readErr error, restricted bool) (*Spec, error) {
+func setup(data []byte, readErr error, pre *ahead, restricted bool) (*Spec, error) {
 	if readErr != nil {
 		return nil, fmt.Errorf("stage setup: read spec: %w", readErr)
 	}
@@ -85,7 +91,7 @@ func setup(data []byte, readErr error, restricted bool) (*Spec, error) {
 	if err != nil {
 		return nil, jsoncomm.Errorf(jsoncomm.ErrInvalid, "stage setup: decode spec: %v", err)
 	}
-	if err := build(spec); err != nil {
+	if err := build(spec, pre); err != nil {
 		return nil, fmt.Errorf("stage setup: %w", err)
 	}
 	if err := nullStdin(); err != nil {
@@ -148,10 +154,39 @@ func reap(stage int) int {
 	}
 }
 
-// started tells the runner the stage started.
+// started tells the runner the stage started. The status pipe stays open
+// for finish; an executed stage does not inherit it (close-on-exec).
 func started(status *os.File) {
 	status.WriteString(StatusStarted)
+}
+
+// finish ends every process left in the namespace, closes the stage's
+// output and reports its exit code, all before this process exits: the
+// runner has the stage's result without waiting for the exit and the
+// namespaces' teardown, and nothing of the stage runs any more when it
+// does.
+func finish(status *os.File, code int) int {
+	endAll()
+	os.Stdout.Close()
+	os.Stderr.Close()
+	status.WriteString(StatusExit + strconv.Itoa(code))
 	status.Close()
+	return code
+}
+
+// endAll kills every other process of the namespace (kill(-1) from its
+// PID 1) and reaps them all, orphans included, until none is left.
+func endAll() {
+	for {
+		unix.Kill(-1, unix.SIGKILL)
+		_, err := unix.Wait4(-1, nil, 0, nil)
+		if err == unix.ECHILD {
+			return
+		}
+		if err != nil && err != unix.EINTR {
+			return
+		}
+	}
 }
 
 func report(status *os.File, err error) {

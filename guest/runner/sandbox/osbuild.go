@@ -12,10 +12,8 @@ import (
 
 // mountOsbuild lays out /run/osbuild (dir, on the fresh /run tmpfs).
 func mountOsbuild(spec *Spec, dir string) error {
-	for _, d := range []string{"api", "tree", "inputs", "mounts", filepath.Dir(spec.Bin[len("/run/osbuild/"):])} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("/run/osbuild: %w", err)
-		}
+	if err := mkdirOsbuild(dir); err != nil {
+		return err
 	}
 	if err := bind(spec.API, filepath.Join(dir, "api"), unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 		return err
@@ -27,12 +25,25 @@ func mountOsbuild(spec *Spec, dir string) error {
 		return err
 	}
 	bin := filepath.Join(dir, spec.Bin[len("/run/osbuild/"):])
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return fmt.Errorf("/run/osbuild: %w", err)
+	}
 	if err := bindFile(spec.Executable, bin, unix.MS_RDONLY|unix.MS_NODEV); err != nil {
 		return err
 	}
 	for i, in := range spec.Inputs {
 		if err := mountInput(in, filepath.Join(dir, "inputs", in.Name), filepath.Join(spec.Staging, strconv.Itoa(i))); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+	}
+	return nil
+}
+
+// mkdirOsbuild makes /run/osbuild's mount points (dir) when missing.
+func mkdirOsbuild(dir string) error {
+	for _, d := range []string{"api", "tree", "inputs", "mounts", "bin"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("/run/osbuild: %w", err)
 		}
 	}
 	return nil

@@ -60,10 +60,10 @@ func TestSetupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := setup([]byte(`{"bin": 1}`), nil, false); !errors.Is(err, jsoncomm.ErrInvalid) {
+	if _, err := setup([]byte(`{"bin": 1}`), nil, nil, false); !errors.Is(err, jsoncomm.ErrInvalid) {
 		t.Fatalf("setup with a bad spec: %v", err)
 	}
-	if _, err := setup(nil, os.ErrClosed, false); !errors.Is(err, os.ErrClosed) {
+	if _, err := setup(nil, os.ErrClosed, nil, false); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("setup after a read error: %v", err)
 	}
 	if _, err := readBounded(strings.NewReader("12345"), 4); !errors.Is(err, jsoncomm.ErrTooLarge) {
