@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"hash"
 	"io"
 	"os"
@@ -86,7 +87,7 @@ func (w *writer) commit() error {
 	if err := os.Rename(w.f.Name(), filepath.Join(w.dir, w.sum.String())); err != nil {
 		return err
 	}
-	return syncDir(w.dir)
+	return durable.SyncDir(w.dir)
 }
 
 // close releases the file, removing it unless it was committed.
@@ -95,16 +96,6 @@ func (w *writer) close() {
 		os.Remove(w.f.Name())
 	}
 	w.f.Close()
-}
-
-// syncDir fsyncs a directory so that a rename in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // cleanupPartials removes temporary files that no live writer holds: what

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"os"
 	"path/filepath"
 
@@ -31,7 +32,7 @@ func writeFileSync(path string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // syncFile fsyncs an existing file so its content is durable before the
@@ -44,20 +45,6 @@ func syncFile(path string) error {
 	defer f.Close()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so that renames and creations in it survive a
-// crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"os"
 	"path/filepath"
 
@@ -196,7 +197,7 @@ func (s *Store) admit(id, dir string, size int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, syncDir(objects)
+	return true, durable.SyncDir(objects)
 }
 
 // beforeRename, when set by a test, runs just before a sealed object is

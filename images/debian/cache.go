@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"os"
 	"path/filepath"
 
@@ -136,14 +137,14 @@ func (c cache) commit(tmp string, k *Kernel) (*Kernel, error) {
 	if err := writeFileSync(filepath.Join(tmp, "kernel.json"), data); err != nil {
 		return nil, fmt.Errorf("commit vm kernel: %w", err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := durable.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("commit vm kernel: %w", err)
 	}
 	final := filepath.Join(c.root, k.SHA256)
 	if err := os.Rename(tmp, final); err != nil && !errors.Is(err, os.ErrExist) && !isNotEmpty(err) {
 		return nil, fmt.Errorf("commit vm kernel %s: %w", final, err)
 	}
-	if err := syncDir(c.root); err != nil {
+	if err := durable.SyncDir(c.root); err != nil {
 		return nil, fmt.Errorf("commit vm kernel: %w", err)
 	}
 	return c.load(k.SHA256)
@@ -168,7 +169,7 @@ func (c cache) remember(key indexKey, sum string) error {
 		tmp.Close()
 		return fmt.Errorf("write vm kernel index: %w", err)
 	}
-	if err := commitFile(tmp, filepath.Join(dir, key.file())); err != nil {
+	if err := durable.Commit(tmp, filepath.Join(dir, key.file())); err != nil {
 		return fmt.Errorf("write vm kernel index: %w", err)
 	}
 	return nil

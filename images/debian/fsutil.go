@@ -3,7 +3,6 @@ package debian
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"syscall"
 )
 
@@ -22,31 +21,6 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// commitFile syncs and closes f, renames it to dest and syncs the
-// directory so the rename survives a crash.
-func commitFile(f *os.File, dest string) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), dest); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dest))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // isNotEmpty reports a rename onto an existing non-empty directory, which

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"os"
 	"path/filepath"
 )
@@ -23,32 +24,8 @@ func (a *Archive) Download(ctx context.Context, pkg Package, dest string) error 
 	if err := a.fetchVerified(ctx, a.PoolURL(pkg.Filename), FileSum{Size: pkg.Size, SHA256: pkg.SHA256}, tmp); err != nil {
 		return fmt.Errorf("download %s: %w", pkg.Package, err)
 	}
-	if err := commitFile(tmp, dest); err != nil {
+	if err := durable.Commit(tmp, dest); err != nil {
 		return fmt.Errorf("download %s: %w", pkg.Package, err)
 	}
 	return nil
-}
-
-// commitFile syncs and closes f, renames it to dest and syncs dest's
-// directory so the rename survives a crash.
-func commitFile(f *os.File, dest string) error {
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), dest); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dest))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
