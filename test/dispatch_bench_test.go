@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +25,10 @@ const dispatchChain = 40
 // work: it builds, one VM run each, a pipeline of 1 and of 1+40
 // org.osbuild.noop stages and reports (span41 - span1)/40, where a span
 // runs from the first stage's start line to the last stage's done line
-// (boot and export left out), as a median over the iterations.
+// (boot and export left out), as a median over the iterations. On a busy
+// host a span catches every stall of the VM, so it also reports the median
+// gap between consecutive done lines of the long run (the "gap" metric):
+// the typical stage, robust to a few stalls.
 //
 // With $OSBUILD_VM_BENCH_BASELINE set to another osbuild-vm binary (e.g.
 // one built from an older commit), it runs that binary's builds in turn
@@ -43,23 +47,39 @@ func BenchmarkStageDispatch(b *testing.B) {
 	for _, arch := range arches {
 		kernels[arch] = vmtest.Boot(b, arch).Kernel.Dir
 	}
-	ours, base := map[string][]float64{}, map[string][]float64{}
+	ours, base := map[string]*dispatchRuns{}, map[string]*dispatchRuns{}
+	for _, arch := range arches {
+		ours[arch], base[arch] = &dispatchRuns{}, &dispatchRuns{}
+	}
 	for b.Loop() {
 		for _, arch := range arches {
-			ours[arch] = append(ours[arch], perStage(b, inProcessCLI, arch, kernels[arch], short, long))
+			ours[arch].add(perStage(b, inProcessCLI, arch, kernels[arch], short, long))
 			if baseline != "" {
-				base[arch] = append(base[arch], perStage(b, binaryCLI(baseline), arch, kernels[arch], short, long))
+				base[arch].add(perStage(b, binaryCLI(baseline), arch, kernels[arch], short, long))
 			}
 		}
 	}
 	for _, arch := range arches {
-		b.ReportMetric(medianF(ours[arch]), arch+"-ms/stage")
-		fmt.Printf("stage dispatch %s: %.1f ms/stage (runs %.1f)\n", arch, medianF(ours[arch]), ours[arch])
+		ours[arch].report(b, arch, "")
 		if baseline != "" {
-			b.ReportMetric(medianF(base[arch]), arch+"-baseline-ms/stage")
-			fmt.Printf("stage dispatch %s baseline %s: %.1f ms/stage (runs %.1f)\n", arch, baseline, medianF(base[arch]), base[arch])
+			base[arch].report(b, arch+"-baseline", " ("+baseline+")")
 		}
 	}
+}
+
+// dispatchRuns collects per-stage numbers over the iterations: from the
+// spans and from the median gaps.
+type dispatchRuns struct{ span, gap []float64 }
+
+func (d *dispatchRuns) add(span, gap float64) {
+	d.span, d.gap = append(d.span, span), append(d.gap, gap)
+}
+
+func (d *dispatchRuns) report(b *testing.B, name, note string) {
+	span, gap := medianF(slices.Clone(d.span)), medianF(slices.Clone(d.gap))
+	b.ReportMetric(span, name+"-ms/stage")
+	b.ReportMetric(gap, name+"-gap-ms/stage")
+	fmt.Printf("stage dispatch %s%s: %.1f ms/stage (runs %.1f), median gap %.1f ms (runs %.1f)\n", name, note, span, d.span, gap, d.gap)
 }
 
 // cliRunner runs osbuild-vm with args, its output going to out.
@@ -79,20 +99,26 @@ func binaryCLI(path string) cliRunner {
 }
 
 // perStage builds short and long and returns the per-stage difference of
-// their spans in milliseconds.
-func perStage(b *testing.B, run cliRunner, arch, kernel, short, long string) float64 {
-	s := stageSpan(b, run, arch, kernel, short, 1)
-	l := stageSpan(b, run, arch, kernel, long, 1+dispatchChain)
-	return float64(l-s) / float64(time.Millisecond) / dispatchChain
+// their spans and the long run's median gap, in milliseconds.
+func perStage(b *testing.B, run cliRunner, arch, kernel, short, long string) (span, gap float64) {
+	s, _ := stageSpan(b, run, arch, kernel, short, 1)
+	l, dones := stageSpan(b, run, arch, kernel, long, 1+dispatchChain)
+	gaps := make([]float64, 0, len(dones))
+	for i := 1; i < len(dones); i++ {
+		gaps = append(gaps, float64(dones[i].Sub(dones[i-1]))/float64(time.Millisecond))
+	}
+	return float64(l-s) / float64(time.Millisecond) / dispatchChain, medianF(gaps)
 }
 
 // stageSpan builds manifest (n noop stages) and returns the time from the
-// first stage's start line to the last stage's done line.
-func stageSpan(b *testing.B, run cliRunner, arch, kernel, manifest string, n int) time.Duration {
+// first stage's start line to the last stage's done line, and when each
+// done line came.
+func stageSpan(b *testing.B, run cliRunner, arch, kernel, manifest string, n int) (time.Duration, []time.Time) {
 	first := fmt.Sprintf("stage 1/%d org.osbuild.noop (", n)
 	last := fmt.Sprintf("stage %d/%d org.osbuild.noop done", n, n)
 	var mu sync.Mutex
 	var begin, end time.Time
+	var dones []time.Time
 	out := &syncBuffer{on: func(s string) {
 		now := time.Now()
 		mu.Lock()
@@ -100,6 +126,7 @@ func stageSpan(b *testing.B, run cliRunner, arch, kernel, manifest string, n int
 		if begin.IsZero() && strings.Contains(s, first) {
 			begin = now
 		}
+		dones = append(dones, slices.Repeat([]time.Time{now}, strings.Count(s, " org.osbuild.noop done"))...)
 		if strings.Contains(s, last) {
 			end = now
 		}
@@ -116,7 +143,7 @@ func stageSpan(b *testing.B, run cliRunner, arch, kernel, manifest string, n int
 	if begin.IsZero() || end.IsZero() {
 		b.Fatalf("no stage lines for %d stages in the output:\n%s", n, out.String())
 	}
-	return end.Sub(begin)
+	return end.Sub(begin), dones
 }
 
 // noopManifest writes a v2 manifest of one pipeline "tree" with n noop
