@@ -60,15 +60,22 @@ type archSpec struct {
 	tcgCPU  string
 	kvmCPU  string
 	console string
+	// tcgBIOS replaces the default firmware under TCG; empty keeps it.
+	tcgBIOS string
 }
 
 var arches = map[string]archSpec{
 	// erms/fsrm off: with fast string copies advertised, the guest kernel
 	// copies with rep movsb, which TCG runs a byte per step (tree transfer
 	// measured 1.8x in and 10x out together with a huge-page work tmpfs).
-	"amd64": {"qemu-system-x86_64", "q35", "max,erms=off,fsrm=off", "host", "ttyS0"},
+	// qboot (QEMU's minimal firmware, in Debian's qemu-system-data,
+	// found by name in QEMU's data directory) instead of SeaBIOS: with
+	// the kernel loaded directly, nothing else of a BIOS is needed; it
+	// still hands over QEMU's ACPI tables (power-off works). Measured
+	// under TCG, 7 interleaved boots: agent ready 2.23 s -> 2.14 s.
+	"amd64": {"qemu-system-x86_64", "q35", "max,erms=off,fsrm=off", "host", "ttyS0", "qboot.rom"},
 	// cortex-a57, not max: pointer authentication under TCG costs 2-4x.
-	"arm64": {"qemu-system-aarch64", "virt", "cortex-a57", "host", "ttyAMA0"},
+	"arm64": {"qemu-system-aarch64", "virt", "cortex-a57", "host", "ttyAMA0", ""},
 }
 
 // Binary is the QEMU system emulator for arch.
@@ -142,7 +149,11 @@ func machineArgs(c Config, a archSpec) []string {
 			machine += ",gic-version=host"
 		}
 	}
-	return []string{"-M", machine, "-accel", accelArg, "-cpu", cpu, "-smp", strconv.Itoa(c.CPUs)}
+	args := []string{"-M", machine, "-accel", accelArg, "-cpu", cpu, "-smp", strconv.Itoa(c.CPUs)}
+	if c.Accel == accel.TCG && a.tcgBIOS != "" {
+		args = append(args, "-bios", a.tcgBIOS)
+	}
+	return args
 }
 
 func memoryArgs(c Config) []string {
