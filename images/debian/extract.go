@@ -1,8 +1,11 @@
 package debian
 
 import (
+	"context"
+
 	"archive/tar"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/ctxio"
 	"io"
 	"os"
 	"path"
@@ -32,7 +35,7 @@ type extraction struct {
 
 // extractKernel pulls boot/vmlinuz-* and the needed modules out of the
 // kernel .deb at debPath into dir.
-func extractKernel(debPath, dir, arch string) (*Kernel, error) {
+func extractKernel(ctx context.Context, debPath, dir, arch string) (*Kernel, error) {
 	f, err := os.Open(debPath)
 	if err != nil {
 		return nil, err
@@ -42,7 +45,7 @@ func extractKernel(debPath, dir, arch string) (*Kernel, error) {
 	if err := os.Mkdir(e.staging, 0o755); err != nil {
 		return nil, err
 	}
-	if err := debfile.Walk(f, e.entry); err != nil {
+	if err := debfile.Walk(ctxio.Reader(ctx, f), e.entry); err != nil {
 		return nil, err
 	}
 	if e.vmlinuz == "" {

@@ -104,7 +104,7 @@ func (c cache) fetch(ctx context.Context, a *archive.Archive, pkg archive.Packag
 	if err := a.Download(ctx, pkg, deb); err != nil {
 		return nil, err
 	}
-	k, err := extractKernel(deb, tmp, arch)
+	k, err := extractKernel(ctx, deb, tmp, arch)
 	if err != nil {
 		return nil, fmt.Errorf("extract vm kernel %s: %w", pkg.Package, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/internal/ctxio"
 	"io"
 	"path"
 	"strconv"
@@ -84,7 +85,7 @@ func (a *Archive) fetchPackages(ctx context.Context, rel *Release, arch string) 
 		if err := a.fetchVerified(ctx, a.indexURL(rel, base+c.suffix, sum), sum, &buf); err != nil {
 			return nil, err
 		}
-		plain, err := c.open(&buf)
+		plain, err := c.open(ctxio.Reader(ctx, &buf))
 		if err != nil {
 			return nil, fmt.Errorf("decompress %s: %w: %w", base+c.suffix, ErrBadIndex, err)
 		}
