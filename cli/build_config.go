@@ -16,7 +16,7 @@ func execConfigFrom(opts *runOptions, stdout, stderr io.Writer) (execConfig, err
 	}
 	cfg := execConfig{
 		ManifestPath: opts.ManifestName, StoreDir: opts.Store, OutputDir: opts.OutputDirectory,
-		Checkpoints: opts.Checkpoints, Exports: opts.Exports, Libdirs: opts.Libdirs,
+		Checkpoints: opts.CheckpointIDs, Exports: opts.Exports, Libdirs: opts.Libdirs,
 		Monitor: mon, JSON: opts.JSON, StageTimeout: opts.StageTimeout,
 		Arch: opts.Arch, Accel: opts.Accel, MemoryMiB: int(opts.Memory >> 20), CPUs: opts.CPUs,
 		Mirror: opts.Mirror, VMKernel: opts.VMKernel, Debug: os.Getenv("OSBUILD_VM_DEBUG") == "1",

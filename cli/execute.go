@@ -26,7 +26,7 @@ type execConfig struct {
 	StoreDir     string
 	MaxSize      *int64 // nil: the store's recorded limit
 	OutputDir    string
-	Checkpoints  []string
+	Checkpoints  map[string]bool // stage IDs the --checkpoint patterns selected
 	Exports      []string
 	Libdirs      []string
 	Monitor      monitor.Monitor
@@ -44,10 +44,6 @@ type execConfig struct {
 // VM and writes the exports, reporting through cfg.Monitor and, with
 // --json, osbuild's result document on stdout.
 func execute(ctx context.Context, cfg execConfig, m *manifest.Manifest, stdout, stderr io.Writer) error {
-	checkpoints, err := m.Checkpoints(cfg.Checkpoints)
-	if err != nil && len(cfg.Checkpoints) > 0 {
-		return exitf(ExitFailed, "%v", err)
-	}
 	st, err := store.Open(cfg.StoreDir, store.Options{MaxSize: cfg.MaxSize})
 	if err != nil {
 		return exitf(ExitFailed, "%v", err)
@@ -61,7 +57,7 @@ func execute(ctx context.Context, cfg execConfig, m *manifest.Manifest, stdout, 
 	mon.RunStarted(cfg.ManifestPath, len(m.Sources)+len(m.Pipelines))
 	err = fetchSources(ctx, st, m, mon, res)
 	if err == nil {
-		err = runBuild(ctx, cfg, m, st, checkpoints, res)
+		err = runBuild(ctx, cfg, m, st, res)
 	}
 	mon.RunFinished(cfg.ManifestPath, err == nil)
 	if cfg.JSON {
@@ -100,7 +96,7 @@ func fetchSources(ctx context.Context, st *store.Store, m *manifest.Manifest, mo
 }
 
 // runBuild builds in the VM, booted only if anything is left to build.
-func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *store.Store, checkpoints map[string]bool, res *monitor.Result) error {
+func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *store.Store, res *monitor.Result) error {
 	scratch := filepath.Join(st.RunDir(), "exports")
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return err
@@ -122,7 +118,7 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		Resolve:      resolver(index),
 		SourcesDir:   st.SourceDir(sources.FilesDir),
 		ScratchDir:   scratch,
-		Checkpoints:  checkpoints,
+		Checkpoints:  cfg.Checkpoints,
 		Exports:      cfg.Exports,
 		OutputDir:    cfg.OutputDir,
 		StageTimeout: cfg.StageTimeout,

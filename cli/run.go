@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/osbuild-vm/osbuild-vm/engine/store"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -240,7 +240,7 @@ func runFlagSet(o *runOptions) (*flag.FlagSet, *bool) {
 	fs.BoolVar(&o.JSON, "json", false, "")
 	fs.Var(funcValue(func(s string) (err error) {
 		o.CacheMaxSet = true
-		o.CacheMaxSize, err = parseCacheSize(s)
+		o.CacheMaxSize, err = parseSize(s)
 		return err
 	}), "cache-max-size", "")
 	fs.StringVar(&o.Monitor, "monitor", "", "")
@@ -347,38 +347,20 @@ func dedupe(list []string) []string {
 	return out
 }
 
-var sizeRe = regexp.MustCompile(`^\s*([0-9]+)\s*(kB|KiB|MB|MiB|GB|GiB|TB|TiB)?$`)
-
-var sizeUnits = map[string]int64{"": 1, "kB": 1e3, "KiB": 1 << 10, "MB": 1e6, "MiB": 1 << 20,
-	"GB": 1e9, "GiB": 1 << 30, "TB": 1e12, "TiB": 1 << 40}
-
-// parseCacheSize parses a size as osbuild's util/parsing.parse_size:
-// digits with an optional unit, or "unlimited" (-1).
-func parseCacheSize(s string) (int64, error) {
-	if s == "unlimited" {
-		return -1, nil
-	}
-	return parseSize(s)
-}
-
+// parseSize parses a size as osbuild does (store.ParseSize), with a hint.
 func parseSize(s string) (int64, error) {
-	m := sizeRe.FindStringSubmatch(s)
-	if m == nil || (m[2] == "" && strings.TrimLeft(s, " \t\n\r\f\v") != m[1]) {
-		return 0, fmt.Errorf("invalid size %q; use bytes or a number with kB, KiB, MB, MiB, GB, GiB, TB or TiB", s)
+	n, err := store.ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q; use bytes or a number with kB, KiB, MB, MiB, GB, GiB, TB or TiB, or unlimited", s)
 	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	unit := sizeUnits[m[2]]
-	if err != nil || n > (1<<62)/unit {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n * unit, nil
+	return n, nil
 }
 
-// parseMemory parses --memory: a size as above, at least 256 MiB.
+// parseMemory parses --memory: a size, at least 256 MiB.
 func parseMemory(s string) (int64, error) {
 	n, err := parseSize(s)
 	if err == nil && n < 256<<20 {
-		err = fmt.Errorf("memory %q is below 256MiB", s)
+		err = fmt.Errorf("memory %q is too little; give at least 256MiB", s)
 	}
 	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/osbuild-vm/osbuild-vm/engine/store"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -158,7 +159,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"--monitor", "Fancy", "m.json"}, `--monitor: unknown value "Fancy"`},
 		{[]string{"--cache-max-size", "12XB", "m.json"}, `invalid size "12XB"`},
 		{[]string{"--stage-timeout", "soon", "m.json"}, `invalid seconds "soon"`},
-		{[]string{"--memory", "1MiB", "m.json"}, "below 256MiB"},
+		{[]string{"--memory", "1MiB", "m.json"}, "at least 256MiB"},
 		{[]string{"--cpus", "0", "m.json"}, "--cpus"},
 		{[]string{"--frobnicate", "m.json"}, "flag provided but not defined: -frobnicate"},
 		{[]string{}, "expected one MANIFEST argument, got 0"},
@@ -239,9 +240,9 @@ func TestParseCacheSize(t *testing.T) {
 		{"99999999999TiB", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseCacheSize(tt.in)
+		got, err := store.ParseSize(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseCacheSize(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("store.ParseSize(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -40,7 +40,11 @@ func (f *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
 	fs.StringVar(&f.mirror, "mirror", "", "Debian mirror URL (default: $OSBUILD_VM_MIRROR, else the host's apt sources)")
 	fs.StringVar(&f.kernelDir, "vm-kernel", "", "use the kernel and modules in this directory instead of the archive's")
-	fs.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default 2048, at most half the host's RAM)")
+	fs.Var(funcValue(func(s string) error {
+		n, err := parseMemory(s)
+		f.memory = int(n >> 20)
+		return err
+	}), "memory", "guest memory, e.g. 2GiB, as run takes it (default 2GiB, at most half the host's RAM)")
 	fs.IntVar(&f.cpus, "cpus", 0, "guest CPUs (default: host cores, at most 4)")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", vm.DefaultBootTimeout, "how long the agent may take to answer")
 	fs.BoolVar(&f.debug, "debug", false, "kernel and agent log to the console; print the console on failure")
@@ -75,8 +79,6 @@ func (f *vmFlags) validate(fs *flag.FlagSet) error {
 		return exitf(ExitInvalid, "--arch: unknown architecture %q; use amd64 or arm64", f.arch)
 	case f.accel != "auto" && f.accel != "kvm" && f.accel != "tcg":
 		return exitf(ExitInvalid, "--accel: unknown accelerator %q; use auto, kvm or tcg", f.accel)
-	case f.memory != 0 && f.memory < 256:
-		return exitf(ExitInvalid, "--memory: %d MiB is too little; give at least 256", f.memory)
 	case f.cpus < 0 || f.cpus > 64:
 		return exitf(ExitInvalid, "--cpus: %d is out of range; give 1 to 64", f.cpus)
 	case f.bootTimeout <= 0:

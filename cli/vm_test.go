@@ -30,7 +30,7 @@ func TestVMCheckFlags(t *testing.T) {
 		{"no arch", []string{"check"}, "--arch: unknown architecture \"\"; use amd64 or arm64"},
 		{"bad arch", []string{"check", "--arch", "arm"}, "use amd64 or arm64"},
 		{"bad accel", []string{"check", "--arch", "amd64", "--accel", "hvf"}, "use auto, kvm or tcg"},
-		{"little memory", []string{"check", "--arch", "amd64", "--memory", "64"}, "at least 256"},
+		{"little memory", []string{"check", "--arch", "amd64", "--memory", "64MiB"}, "at least 256"},
 		{"bad cpus", []string{"check", "--arch", "amd64", "--cpus", "-1"}, "give 1 to 64"},
 		{"extra argument", []string{"check", "--arch", "amd64", "x"}, "unexpected argument"},
 		{"bad flag", []string{"check", "--nope"}, "flag provided but not defined"},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
@@ -157,13 +156,9 @@ func (b *builder) stageDeps(p *manifest.Pipeline) []*manifest.Pipeline {
 }
 
 // kind says whether s is run as a stage or a v1 assembler.
-func (b *builder) kind(p *manifest.Pipeline) string {
-	if b.m.Version == 1 && p.Name == "assembler" {
+func kind(s *manifest.Stage) string {
+	if s.Assembler {
 		return "assemblers"
 	}
 	return "stages"
-}
-
-func (b *builder) sourcePath(checksum string) string {
-	return filepath.Join(b.cfg.SourcesDir, checksum)
 }

@@ -142,13 +142,13 @@ func (b *builder) commit(ctx context.Context, name, id string, meta json.RawMess
 
 // stageRun resolves s's module and inputs into what the executor runs.
 func (b *builder) stageRun(ctx context.Context, p *manifest.Pipeline, s *manifest.Stage, buildRoot string) (*StageRun, error) {
-	kind := b.kind(p)
-	exe, err := b.cfg.Resolve(kind, s.Type)
+	k := kind(s)
+	exe, err := b.cfg.Resolve(k, s.Type)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", s.Type, err)
 	}
 	run := &StageRun{
-		Tree: p.ID, BuildRoot: buildRoot, Type: s.Type, Kind: kind, ID: s.ID,
+		Tree: p.ID, BuildRoot: buildRoot, Type: s.Type, Kind: k, ID: s.ID,
 		Executable: exe, Options: s.Options, SourceEpoch: p.SourceEpoch,
 		Timeout: b.cfg.StageTimeout, Inputs: map[string]StageInput{},
 	}

@@ -79,6 +79,9 @@ type Stage struct {
 	Devices  map[string]*Device // device name -> device
 	Mounts   []*Mount           // in manifest order
 	Pipeline *Pipeline          // the pipeline it belongs to
+	// Assembler marks a v1 assembler: its module lives under assemblers/,
+	// not stages/.
+	Assembler bool
 
 	options       *pyjson.Object
 	inputOrder    []string

@@ -91,7 +91,7 @@ func loadStageV1(p *Pipeline, v any, path string) error {
 	if err != nil {
 		return err
 	}
-	s := &Stage{}
+	s := &Stage{Assembler: true}
 	if s.Type, err = needString(desc, "name", path); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (m *Manifest) loadAssembler(pipeline *pyjson.Object, tree *Pipeline) error 
 	}
 	p := &Pipeline{Name: "assembler", Build: tree.Build, Runner: tree.Runner, v1BuildRunner: tree.v1BuildRunner}
 	m.Pipelines = append(m.Pipelines, p)
-	s := &Stage{}
+	s := &Stage{Assembler: true}
 	if s.Type, err = needString(desc, "name", path); err != nil {
 		return err
 	}
