@@ -201,6 +201,13 @@ func (m *Manifest) loadAssembler(pipeline *pyjson.Object, tree *Pipeline) error 
 }
 
 func (m *Manifest) loadSourcesV1(doc *pyjson.Object) error {
+	return m.loadSources(doc, sourceV1)
+}
+
+// loadSources walks the top-level "sources" object in order, hands each
+// description to parse (v1 and v2 read items differently) and records the
+// result.
+func (m *Manifest) loadSources(doc *pyjson.Object, parse func(name string, desc *pyjson.Object, path string) (*Source, error)) error {
 	sources, err := getObject(doc, "sources", ".")
 	if err != nil {
 		return err
@@ -212,7 +219,7 @@ func (m *Manifest) loadSourcesV1(doc *pyjson.Object) error {
 		if err != nil {
 			return err
 		}
-		src, err := sourceV1(name, desc, path)
+		src, err := parse(name, desc, path)
 		if err != nil {
 			return err
 		}

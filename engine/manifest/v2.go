@@ -34,36 +34,27 @@ func loadV2(doc *pyjson.Object) (*Manifest, error) {
 }
 
 func (m *Manifest) loadSourcesV2(doc *pyjson.Object) error {
-	sources, err := getObject(doc, "sources", ".")
+	return m.loadSources(doc, m.sourceV2)
+}
+
+// sourceV2 reads a v2 source: "items" by ID and "options".
+func (m *Manifest) sourceV2(name string, desc *pyjson.Object, path string) (*Source, error) {
+	items, err := getObject(desc, "items", path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, name := range sources.Keys() {
-		path := jpath(".sources", name)
-		v, _ := sources.Get(name)
-		desc, err := asObject(v, path)
-		if err != nil {
-			return err
-		}
-		items, err := getObject(desc, "items", path)
-		if err != nil {
-			return err
-		}
-		options, err := getObject(desc, "options", path)
-		if err != nil {
-			return err
-		}
-		for _, id := range items.Keys() {
-			if err := checkItemID(name, id, jpath(path, "items", id)); err != nil {
-				return err
-			}
-			m.sourceRefs[id] = true
-		}
-		m.Sources[name] = raw(desc)
-		m.SourceList = append(m.SourceList, &Source{Type: name, Items: raw(items), Options: raw(options),
-			items: items, desc: pyjson.NewObject("items", items)})
+	options, err := getObject(desc, "options", path)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	for _, id := range items.Keys() {
+		if err := checkItemID(name, id, jpath(path, "items", id)); err != nil {
+			return nil, err
+		}
+		m.sourceRefs[id] = true
+	}
+	return &Source{Type: name, Items: raw(items), Options: raw(options),
+		items: items, desc: pyjson.NewObject("items", items)}, nil
 }
 
 func (m *Manifest) loadPipelineV2(v any, path string, later []any) error {
