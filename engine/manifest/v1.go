@@ -91,7 +91,7 @@ func loadStageV1(p *Pipeline, v any, path string) error {
 	if err != nil {
 		return err
 	}
-	s := &Stage{Assembler: true}
+	s := &Stage{}
 	if s.Type, err = needString(desc, "name", path); err != nil {
 		return err
 	}
