@@ -96,8 +96,10 @@ func TestReadOnlyEnforcedOnHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Stop(time.Second)
-	if !waitFor(func() bool { return mountOptions(d.proc.Pid(), dir) != "" }) {
-		t.Fatalf("no mount of %s in virtiofsd's namespace; log: %s; err %v", dir, log.String(), d.Err())
+	// The wrapper bind-mounts the share (rw) and then remounts it ro before
+	// it execs virtiofsd: only once virtiofsd runs is the mount final.
+	if !waitFor(func() bool { return isVirtiofsd(d.proc.Pid(), bin) }) {
+		t.Fatalf("virtiofsd never started; log: %s; err %v", log.String(), d.Err())
 	}
 	if opts := mountOptions(d.proc.Pid(), dir); !strings.HasPrefix(opts, "ro") {
 		t.Errorf("share mounted %q in virtiofsd's namespace, want ro", opts)
@@ -127,6 +129,12 @@ func mountOptions(pid int, dir string) string {
 		}
 	}
 	return ""
+}
+
+// isVirtiofsd says whether pid now runs the virtiofsd binary bin.
+func isVirtiofsd(pid int, bin string) bool {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return err == nil && exe == bin
 }
 
 func waitFor(f func() bool) bool {

@@ -107,14 +107,15 @@ func (v *VM) Status(ctx context.Context) (string, error) {
 // Wait waits for QEMU to exit and says how: nil for a guest power-off.
 // It may be called from several goroutines.
 func (v *VM) Wait() error {
+	<-v.exited // Timings are complete when Wait returns
 	if err := v.qemu.Wait(); err != nil {
 		return fmt.Errorf("vm: qemu: %w", err)
 	}
 	return nil
 }
 
-// Done is closed when QEMU has exited.
-func (v *VM) Done() <-chan struct{} { return v.qemu.Done() }
+// Done is closed when QEMU has exited and Timings.Exited is set.
+func (v *VM) Done() <-chan struct{} { return v.exited }
 
 // Close kills whatever still runs and removes the temporary directory.
 // It is idempotent and returns the same result each time.

@@ -43,6 +43,7 @@ type VM struct {
 
 	tmu     sync.Mutex
 	timings Timings
+	exited  chan struct{} // closed once QEMU is gone and Timings.Exited is set
 }
 
 // Timings are the durations of a VM's phases, each from the call to Start.
@@ -68,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
-	v := &VM{cfg: cfg, accel: a, timings: Timings{Started: time.Now()}}
+	v := &VM{cfg: cfg, accel: a, timings: Timings{Started: time.Now()}, exited: make(chan struct{})}
 	if cfg.Channel == ChannelVsock {
 		if err := checkVsock(vhostVsock); err != nil {
 			return nil, err
@@ -235,6 +236,7 @@ func (v *VM) runQEMU(ctx context.Context, bin string, args []string) error {
 	go func() {
 		p.Wait()
 		v.mark(func(t *Timings, d time.Duration) { t.Exited = d })
+		close(v.exited)
 	}()
 	return nil
 }
