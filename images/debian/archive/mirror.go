@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/osbuild-vm/osbuild-vm/images/debian/deb822"
+	"github.com/osbuild-vm/osbuild-vm/formats/deb822"
 )
 
 // MirrorEnv is the environment variable that overrides apt's configuration

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
-	"github.com/osbuild-vm/osbuild-vm/images/debian/deb822"
+	"github.com/osbuild-vm/osbuild-vm/formats/deb822"
 )
 
 // maxIndex bounds a compressed Packages index read into memory (Debian's

@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
-	"github.com/osbuild-vm/osbuild-vm/images/debian/deb822"
+	"github.com/osbuild-vm/osbuild-vm/formats/deb822"
 )
 
 // maxInRelease bounds InRelease (Debian's is about 150 KB).
