@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/osbuild-vm/osbuild-vm/images/debian/debfile"
+	"github.com/osbuild-vm/osbuild-vm/formats/deb"
 	"github.com/osbuild-vm/osbuild-vm/images/debian/kmod"
 )
 
@@ -45,7 +45,7 @@ func extractKernel(ctx context.Context, debPath, dir, arch string) (*Kernel, err
 	if err := os.Mkdir(e.staging, 0o755); err != nil {
 		return nil, err
 	}
-	if err := debfile.Walk(ctxio.Reader(ctx, f), e.entry); err != nil {
+	if err := deb.Walk(ctxio.Reader(ctx, f), e.entry); err != nil {
 		return nil, err
 	}
 	if e.vmlinuz == "" {

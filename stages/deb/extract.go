@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"os"
 
+	debfile "github.com/osbuild-vm/osbuild-vm/formats/deb"
 	"github.com/osbuild-vm/osbuild-vm/stages/api"
-	"github.com/osbuild-vm/osbuild-vm/stages/internal/debfile"
 	"github.com/osbuild-vm/osbuild-vm/stages/internal/tarx"
 )
 

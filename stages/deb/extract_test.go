@@ -17,7 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
-	"github.com/osbuild-vm/osbuild-vm/stages/internal/debfile"
+	debfile "github.com/osbuild-vm/osbuild-vm/formats/deb"
 	"github.com/osbuild-vm/osbuild-vm/stages/internal/stagetest"
 	"github.com/osbuild-vm/osbuild-vm/stages/internal/tarx"
 )
@@ -150,7 +150,7 @@ func TestExtractRefuses(t *testing.T) {
 		"escape": {func(t *testing.T) []byte {
 			return makeDeb(t, "xz", []file{{name: "../../evil", typ: tar.TypeReg, body: "x"}})
 		}, tarx.ErrUnsafeEntry},
-		"not deb": {func(*testing.T) []byte { return []byte("plain text") }, debfile.ErrNotDeb},
+		"not deb": {func(*testing.T) []byte { return []byte("plain text") }, debfile.ErrFormat},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
