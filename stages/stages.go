@@ -56,6 +56,7 @@ var builtin = map[string]Stage{
 	"org.osbuild.zstd":                archive.Zstd,
 	"org.osbuild.gzip":                archive.Gzip,
 	"org.osbuild.deb.extract":         deb.Extract,
+	"org.osbuild.deb.install":         deb.Install,
 }
 
 var assemblers = map[string]Stage{

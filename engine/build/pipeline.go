@@ -170,14 +170,11 @@ func (b *builder) input(ctx context.Context, in *manifest.Input) (StageInput, er
 	si := StageInput{Type: in.Type, Data: json.RawMessage("{}")}
 	switch in.Origin {
 	case "org.osbuild.source":
-		files := map[string]json.RawMessage{}
 		for _, r := range in.References {
 			si.Files = append(si.Files, r.ID)
-			files[r.ID] = refMetadata(r.Options)
 		}
 		si.Dir = b.cfg.SourcesDir
-		data, _ := json.Marshal(map[string]any{"files": files})
-		si.Data = data
+		si.Data = filesData(in.References)
 		return si, nil
 	case "org.osbuild.pipeline":
 		if in.Type != "org.osbuild.tree" {
@@ -194,6 +191,21 @@ func (b *builder) input(ctx context.Context, in *manifest.Input) (StageInput, er
 		return si, nil
 	}
 	return si, fmt.Errorf("unknown input origin %q", in.Origin)
+}
+
+// filesData is the files input's reply, {"files": {checksum: metadata}},
+// with the references in manifest order, as osbuild's (a Python dict)
+// keeps them: stages that install packages go by that order.
+func filesData(refs []manifest.Reference) json.RawMessage {
+	buf := []byte(`{"files":{`)
+	for i, r := range refs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		key, _ := json.Marshal(r.ID)
+		buf = append(append(append(buf, key...), ':'), refMetadata(r.Options)...)
+	}
+	return append(buf, "}}"...)
 }
 
 // refMetadata is what osbuild's files input hands on for a reference: its

@@ -15,10 +15,10 @@ func TestStreamLines(t *testing.T) {
 		in   string
 		want []string
 	}{
-		{"lines", "a\nb\n", []string{"a", "b"}},
-		{"unterminated", "a\nb", []string{"a", "b"}},
-		{"empty line", "\n", []string{""}},
-		{"long line split", long + "\n", []string{long[:MaxLogLine], long[MaxLogLine:]}},
+		{"lines", "a\nb\n", []string{"a\n", "b\n"}},
+		{"unterminated", "a\nb", []string{"a\n", "b"}},
+		{"empty line", "\n", []string{"\n"}},
+		{"long line split", long + "\n", []string{long[:MaxLogLine], long[MaxLogLine:] + "\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
