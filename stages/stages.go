@@ -57,6 +57,7 @@ var builtin = map[string]Stage{
 	"org.osbuild.gzip":                archive.Gzip,
 	"org.osbuild.deb.extract":         deb.Extract,
 	"org.osbuild.deb.install":         deb.Install,
+	"org.osbuild.deb.cleanup":         deb.Cleanup,
 }
 
 var assemblers = map[string]Stage{

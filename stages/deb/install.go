@@ -117,12 +117,27 @@ func (in *installer) run(ctx context.Context) (err error) {
 		fmt.Printf("deb: installed the essential set in %.1fs\n", time.Since(start).Seconds())
 	}
 	start := time.Now()
-	for _, b := range batches(todo, func(string) bool { return false }) {
+	runs, err := installPlan(todo, func(name string) bool { return installed[name] != "" })
+	if err != nil {
+		return fmt.Errorf("deb.install: %w", err)
+	}
+	for _, r := range runs {
 		if err := c.fakeSSD(); err != nil {
 			return err
 		}
-		what := fmt.Sprintf("install %s", names(b))
-		if err := runDpkg(ctx, in.tree, in.epoch, prog, what, append([]string{"--install"}, in.archives(b)...)...); err != nil {
+		args := strings.Fields(r.action)
+		if r.action != "--configure --pending" {
+			args = append(args, "--no-triggers")
+		}
+		if r.action == "--unpack" {
+			args = append(args, in.archives(r.pkgs)...)
+		} else {
+			for _, p := range r.pkgs {
+				args = append(args, p.Name)
+			}
+		}
+		what := strings.TrimPrefix(r.action, "--") + " " + names(r.pkgs)
+		if err := runDpkg(ctx, in.tree, in.epoch, prog, strings.TrimSpace(what), args...); err != nil {
 			return err
 		}
 	}
@@ -219,6 +234,10 @@ func makeSkeleton(tree, arch string) error {
 	}
 	if err := root.WriteFile("/var/lib/dpkg/arch", []byte(arch+"\n"), 0o644); err != nil {
 		return fmt.Errorf("deb.install: write /var/lib/dpkg/arch: %w", err)
+	}
+	// As debootstrap and mmdebstrap: no package ships /etc/fstab.
+	if err := root.WriteFile("/etc/fstab", []byte("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"), 0o644); err != nil {
+		return fmt.Errorf("deb.install: write /etc/fstab: %w", err)
 	}
 	return nil
 }

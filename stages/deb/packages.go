@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	debfile "github.com/osbuild-vm/osbuild-vm/formats/deb"
@@ -151,27 +152,84 @@ func essentialSet(pkgs []*pkg) []*pkg {
 	return out
 }
 
-// batches splits packages (in install order) into runs of dpkg --install:
-// dpkg unpacks all packages of one call before it configures any, so a
-// package whose Pre-Depends is in the current batch starts a new one
-// (Pre-Depends must be configured before the package is unpacked).
-func batches(pkgs []*pkg, installed func(string) bool) [][]*pkg {
+// dpkgRun is one dpkg invocation of an install plan.
+type dpkgRun struct {
+	action string // "--unpack", "--configure" or "--configure --pending"
+	pkgs   []*pkg
+}
+
+// installPlan orders the dpkg runs that install pkgs (in install order)
+// into a tree where configured says what is already configured, the way
+// apt drives dpkg for a fresh install: unpack the packages in order, and
+// before unpacking one whose Pre-Depends is unpacked but not configured,
+// configure that (and what it needs) first; at the end configure
+// everything still pending. Unpacks and early configures defer triggers
+// (--no-triggers) to the final run, as apt does.
+func installPlan(pkgs []*pkg, configured func(string) bool) ([]dpkgRun, error) {
 	s := newPkgSet(pkgs)
-	var out [][]*pkg
-	var cur []*pkg
-	inCur := map[*pkg]bool{}
-	for _, p := range pkgs {
+	pos := map[*pkg]int{}
+	for i, p := range pkgs {
+		pos[p] = i
+	}
+	done := map[*pkg]bool{}
+	var runs []dpkgRun
+	var unpack []*pkg
+	for i, p := range pkgs {
+		var needs []*pkg
 		for _, g := range p.PreDepends {
-			if d := s.choose(g); d != nil && inCur[d] && !installed(d.Name) {
-				out, cur, inCur = append(out, cur), nil, map[*pkg]bool{}
-				break
+			d := s.choose(g)
+			if d == nil || done[d] || configured(d.Name) {
+				continue
 			}
+			if pos[d] > i {
+				return nil, fmt.Errorf("package %s pre-depends on %s, which comes after it in the packages input: list pre-dependencies first", p.Name, d.Name)
+			}
+			needs = append(needs, d)
 		}
-		cur = append(cur, p)
-		inCur[p] = true
+		if len(needs) > 0 {
+			if len(unpack) > 0 {
+				runs, unpack = append(runs, dpkgRun{"--unpack", unpack}), nil
+			}
+			closure := configureClosure(s, needs, done, configured, pos)
+			runs = append(runs, dpkgRun{"--configure", closure})
+		}
+		unpack = append(unpack, p)
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	if len(unpack) > 0 {
+		runs = append(runs, dpkgRun{"--unpack", unpack})
 	}
+	if len(pkgs) > 0 {
+		runs = append(runs, dpkgRun{"--configure --pending", nil})
+	}
+	return runs, nil
+}
+
+// configureClosure is what must be configured for needs to be: needs and,
+// recursively, their Pre-Depends and Depends that are unpacked but not
+// configured yet, in install order. It marks them done.
+func configureClosure(s *pkgSet, needs []*pkg, done map[*pkg]bool, configured func(string) bool, pos map[*pkg]int) []*pkg {
+	in := map[*pkg]bool{}
+	var visit func(p *pkg)
+	visit = func(p *pkg) {
+		if p == nil || in[p] || done[p] || configured(p.Name) {
+			return
+		}
+		if _, ours := pos[p]; !ours {
+			return
+		}
+		in[p] = true
+		for _, g := range append(append([][]string{}, p.PreDepends...), p.Depends...) {
+			visit(s.choose(g))
+		}
+	}
+	for _, n := range needs {
+		visit(n)
+	}
+	var out []*pkg
+	for p := range in {
+		out = append(out, p)
+		done[p] = true
+	}
+	sort.Slice(out, func(a, b int) bool { return pos[out[a]] < pos[out[b]] })
 	return out
 }
