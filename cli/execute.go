@@ -123,6 +123,7 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		OutputDir:    cfg.OutputDir,
 		StageTimeout: cfg.StageTimeout,
 		Monitor:      &monitorAdapter{m: cfg.Monitor},
+		Prepare:      prepare,
 	})
 	recordResult(res, r)
 	return err

@@ -38,7 +38,18 @@ type Config struct {
 	OutputDir    string
 	StageTimeout time.Duration
 	Monitor      Monitor
+	// Prepare, by stage type, does natively on the host the first part of
+	// a stage that starts a pipeline on an empty tree, where that part
+	// runs no target code: it writes the tree archive the stage then
+	// finds (a new Debian system's essential set, unpacked). The stage
+	// must give the same result from an empty tree.
+	Prepare map[string]PrepareFunc
 }
+
+// PrepareFunc writes the tree archive a stage starts from, given the
+// stage's inputs as the executor gets them, and returns a line saying
+// what it did.
+type PrepareFunc func(ctx context.Context, inputs map[string]StageInput, archive string) (string, error)
 
 // ErrStageFailed is returned (wrapped) when a stage exits non-zero.
 var ErrStageFailed = errors.New("stage failed")
@@ -49,6 +60,7 @@ type builder struct {
 	m        *manifest.Manifest
 	exec     Executor
 	floating map[string]bool // working trees in the executor, by content ID
+	empty    map[string]bool // working trees opened empty that no stage has touched
 	result   *Result
 }
 
@@ -58,7 +70,7 @@ func Run(ctx context.Context, m *manifest.Manifest, cfg Config) (res *Result, er
 	if cfg.Monitor == nil {
 		cfg.Monitor = nopMonitor{}
 	}
-	b := &builder{cfg: cfg, m: m, floating: map[string]bool{}, result: newResult()}
+	b := &builder{cfg: cfg, m: m, floating: map[string]bool{}, empty: map[string]bool{}, result: newResult()}
 	defer func() {
 		if b.exec != nil {
 			err = errors.Join(err, b.exec.Close())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -29,6 +30,7 @@ func (b *builder) pipeline(ctx context.Context, p *manifest.Pipeline) error {
 		return fmt.Errorf("pipeline %s: open tree: %w", p.Name, err)
 	}
 	b.floating[p.ID] = false // open, but not complete until the last stage
+	b.empty[p.ID] = base == ""
 	for _, s := range todo {
 		if err := b.stage(ctx, p, s, buildRoot, pr); err != nil {
 			b.exec.CloseTree(context.WithoutCancel(ctx), p.ID)
@@ -105,6 +107,9 @@ func (b *builder) stage(ctx context.Context, p *manifest.Pipeline, s *manifest.S
 		tail.add(text)
 		b.cfg.Monitor.StageOutput(s, stream, text)
 	}
+	if err := b.prepare(ctx, p, run, out); err != nil {
+		return fmt.Errorf("stage %s (%s): %w", s.Type, short(s.ID), err)
+	}
 	res, err := b.exec.RunStage(ctx, run, out)
 	sr.Output = tail.String()
 	if err != nil {
@@ -138,6 +143,28 @@ func (b *builder) commit(ctx context.Context, name, id string, meta json.RawMess
 		return fmt.Errorf("checkpoint %s: %w", short(id), err)
 	}
 	return nil
+}
+
+// prepare runs the host's part of a stage that meets an empty tree (see
+// Config.Prepare) and reopens the working tree from its archive.
+func (b *builder) prepare(ctx context.Context, p *manifest.Pipeline, run *StageRun, out func(stream, text string)) error {
+	empty := b.empty[p.ID]
+	b.empty[p.ID] = false
+	prep := b.cfg.Prepare[run.Type]
+	if !empty || prep == nil {
+		return nil
+	}
+	archive := filepath.Join(b.cfg.ScratchDir, run.ID+".prepared.tar")
+	defer os.Remove(archive)
+	note, err := prep(ctx, run.Inputs, archive)
+	if err != nil {
+		return fmt.Errorf("prepare on the host: %w", err)
+	}
+	out("stdout", "host: "+note+"\n")
+	if err := b.exec.CloseTree(ctx, p.ID); err != nil {
+		return err
+	}
+	return b.exec.OpenTree(ctx, p.ID, archive)
 }
 
 // stageRun resolves s's module and inputs into what the executor runs.

@@ -7,62 +7,9 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/osbuild-vm/osbuild-vm/images/debian/bootstrap"
 )
-
-// devFiles are the nodes and links mmdebstrap creates in /dev of a new
-// system (its @devfiles, root mode): installing the essential set needs
-// them, and they stay in the tree as in mmdebstrap's output.
-var devFiles = []struct {
-	name         string
-	mode         uint32
-	kind         byte // 'c' character device, 'l' symlink, 'd' directory
-	target       string
-	major, minor uint32
-}{
-	{"console", 0o666, 'c', "", 5, 1},
-	{"fd", 0o777, 'l', "/proc/self/fd", 0, 0},
-	{"full", 0o666, 'c', "", 1, 7},
-	{"null", 0o666, 'c', "", 1, 3},
-	{"ptmx", 0o666, 'c', "", 5, 2},
-	{"pts", 0o755, 'd', "", 0, 0},
-	{"random", 0o666, 'c', "", 1, 8},
-	{"shm", 0o755, 'd', "", 0, 0},
-	{"stderr", 0o777, 'l', "/proc/self/fd/2", 0, 0},
-	{"stdin", 0o777, 'l', "/proc/self/fd/0", 0, 0},
-	{"stdout", 0o777, 'l', "/proc/self/fd/1", 0, 0},
-	{"tty", 0o666, 'c', "", 5, 0},
-	{"urandom", 0o666, 'c', "", 1, 9},
-	{"zero", 0o666, 'c', "", 1, 5},
-}
-
-// makeDev creates /dev and its nodes in a new tree.
-func makeDev(tree string) error {
-	dev := filepath.Join(tree, "dev")
-	if err := os.Mkdir(dev, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("create /dev: %w", err)
-	}
-	for _, f := range devFiles {
-		p := filepath.Join(dev, f.name)
-		var err error
-		switch f.kind {
-		case 'c':
-			err = unix.Mknod(p, unix.S_IFCHR|f.mode, int(unix.Mkdev(f.major, f.minor)))
-		case 'l':
-			err = os.Symlink(f.target, p)
-		case 'd':
-			err = os.Mkdir(p, 0o755)
-		}
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("create /dev/%s: %w", f.name, err)
-		}
-		if f.kind != 'l' {
-			if err := unix.Fchmodat(unix.AT_FDCWD, p, f.mode, 0); err != nil {
-				return fmt.Errorf("chmod /dev/%s: %w", f.name, err)
-			}
-		}
-	}
-	return nil
-}
 
 // chroot is a tree made ready to run its own dpkg, as mmdebstrap does it:
 // /proc, /sys and /dev/pts mounted, the packages visible at debDir, and
@@ -145,24 +92,24 @@ func (c *chroot) mountAt(source, rel, fstype string, flags uintptr, data string)
 
 // bindDevices binds the sandbox's own device nodes over the tree's: the
 // work file system the tree lives on is mounted nodev, so the nodes that
-// makeDev created (which stay in the tree, as in mmdebstrap's output)
+// bootstrap.DevFiles made (which stay in the tree, as in mmdebstrap's output)
 // cannot be opened themselves.
 func (c *chroot) bindDevices() error {
-	for _, f := range devFiles {
-		if f.kind != 'c' {
+	for _, f := range bootstrap.DevFiles {
+		if f.Kind != 'c' {
 			continue
 		}
-		src := "/dev/" + f.name
-		if f.name == "ptmx" {
+		src := "/dev/" + f.Name
+		if f.Name == "ptmx" {
 			src = filepath.Join(c.tree, "dev/pts/ptmx")
 		}
 		if st, err := os.Stat(src); err != nil || st.Mode()&os.ModeCharDevice == 0 {
 			continue // the sandbox has no such device (console)
 		}
-		if st, err := os.Lstat(filepath.Join(c.tree, "dev", f.name)); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		if st, err := os.Lstat(filepath.Join(c.tree, "dev", f.Name)); err != nil || st.Mode()&os.ModeCharDevice == 0 {
 			continue // not a node the tree wants
 		}
-		if err := c.mountAt(src, "dev/"+f.name, "", unix.MS_BIND, ""); err != nil {
+		if err := c.mountAt(src, "dev/"+f.Name, "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
 	}

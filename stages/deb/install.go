@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,20 +14,28 @@ import (
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/formats/deb822"
+	"github.com/osbuild-vm/osbuild-vm/images/debian/bootstrap"
 	"github.com/osbuild-vm/osbuild-vm/stages/api"
+	"github.com/osbuild-vm/osbuild-vm/stages/internal/tarx"
 )
 
 // Install implements org.osbuild.deb.install: it installs the pinned
 // packages of the "packages" input into the tree with the tree's own dpkg,
 // run in the VM, and leaves every package configured.
 //
-// On an empty tree it bootstraps a system the way mmdebstrap does: the
-// essential set (Essential: yes and what it needs) is unpacked natively
-// (no target code runs), then installed properly by the tree's dpkg
-// (preinsts, unpack, postinsts, triggers) with --force-depends, then the
-// other packages are installed in input order. On a tree that already has
-// a dpkg database, only the packages not installed at the same version
-// are installed. Services are kept from starting throughout.
+// It bootstraps a system the way mmdebstrap does, from whichever of three
+// states the tree is in:
+//   - empty (no dpkg database): the essential set (Essential: yes and what
+//     it needs) is unpacked, with no target code (package bootstrap);
+//     the host does this natively before the VM runs the stage when the
+//     stage starts its pipeline, so the stage then finds the next state;
+//   - unpacked (an empty dpkg database): the essential set is installed
+//     properly by the tree's dpkg (preinsts, unpack, postinsts, triggers)
+//     with --force-depends, then the other packages;
+//   - installed (a dpkg database with packages): the packages not
+//     installed at the same version are installed, as apt drives dpkg.
+//
+// Services are kept from starting throughout.
 func Install(ctx context.Context, args *api.Arguments) error {
 	var opts struct{}
 	if err := args.DecodeOptions(&opts); err != nil {
@@ -39,7 +48,7 @@ func Install(ctx context.Context, args *api.Arguments) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("deb.install: the packages input is empty")
 	}
-	pkgs, err := readPackages(paths)
+	pkgs, err := bootstrap.ReadPackages(paths)
 	if err != nil {
 		return err
 	}
@@ -52,7 +61,7 @@ func Install(ctx context.Context, args *api.Arguments) error {
 
 type installer struct {
 	tree, epoch, inputDir string
-	pkgs                  []*pkg
+	pkgs                  []*bootstrap.Package
 	autoNames             map[string]bool
 }
 
@@ -89,13 +98,20 @@ func (in *installer) auto(args *api.Arguments) error {
 
 func (in *installer) run(ctx context.Context) (err error) {
 	status := filepath.Join(in.tree, "var/lib/dpkg/status")
-	_, serr := os.Lstat(status)
-	var essential []*pkg
+	fi, serr := os.Lstat(status)
 	if errors.Is(serr, os.ErrNotExist) {
-		essential = essentialSet(in.pkgs)
-		if err := in.prepare(ctx, essential); err != nil {
+		if err := in.unpackEssential(ctx); err != nil {
 			return err
 		}
+		fi, serr = os.Lstat(status)
+	}
+	if serr != nil {
+		return fmt.Errorf("deb.install: the dpkg database: %w", serr)
+	}
+	var essential []*bootstrap.Package
+	if fi.Size() == 0 {
+		// unpacked, never installed: the essential set comes first
+		essential = bootstrap.EssentialSet(in.pkgs)
 	}
 	installed, err := readStatus(status)
 	if err != nil {
@@ -117,7 +133,7 @@ func (in *installer) run(ctx context.Context) (err error) {
 		fmt.Printf("deb: installed the essential set in %.1fs\n", time.Since(start).Seconds())
 	}
 	start := time.Now()
-	runs, err := installPlan(todo, func(name string) bool { return installed[name] != "" })
+	runs, err := bootstrap.InstallPlan(todo, func(name string) bool { return installed[name] != "" })
 	if err != nil {
 		return fmt.Errorf("deb.install: %w", err)
 	}
@@ -125,18 +141,18 @@ func (in *installer) run(ctx context.Context) (err error) {
 		if err := c.fakeSSD(); err != nil {
 			return err
 		}
-		args := strings.Fields(r.action)
-		if r.action != "--configure --pending" {
+		args := strings.Fields(r.Action)
+		if r.Action != "--configure --pending" {
 			args = append(args, "--no-triggers")
 		}
-		if r.action == "--unpack" {
-			args = append(args, in.archives(r.pkgs)...)
+		if r.Action == "--unpack" {
+			args = append(args, in.archives(r.Packages)...)
 		} else {
-			for _, p := range r.pkgs {
+			for _, p := range r.Packages {
 				args = append(args, p.Name)
 			}
 		}
-		what := strings.TrimPrefix(r.action, "--") + " " + names(r.pkgs)
+		what := strings.TrimPrefix(r.Action, "--") + " " + names(r.Packages)
 		if err := runDpkg(ctx, in.tree, in.epoch, prog, strings.TrimSpace(what), args...); err != nil {
 			return err
 		}
@@ -152,12 +168,12 @@ func (in *installer) run(ctx context.Context) (err error) {
 
 // pending is what remains to install after the essential set: packages
 // not installed at the same version already, in input order.
-func (in *installer) pending(essential []*pkg, installed map[string]string) []*pkg {
-	skip := map[*pkg]bool{}
+func (in *installer) pending(essential []*bootstrap.Package, installed map[string]string) []*bootstrap.Package {
+	skip := map[*bootstrap.Package]bool{}
 	for _, p := range essential {
 		skip[p] = true
 	}
-	var out []*pkg
+	var out []*bootstrap.Package
 	for _, p := range in.pkgs {
 		if !skip[p] && installed[p.Name] != p.Version {
 			out = append(out, p)
@@ -166,7 +182,7 @@ func (in *installer) pending(essential []*pkg, installed map[string]string) []*p
 	return out
 }
 
-func (in *installer) archives(pkgs []*pkg) []string {
+func (in *installer) archives(pkgs []*bootstrap.Package) []string {
 	out := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		out[i] = filepath.Join(debDir, filepath.Base(p.Path))
@@ -174,71 +190,21 @@ func (in *installer) archives(pkgs []*pkg) []string {
 	return out
 }
 
-// prepare makes an empty tree ready for its first dpkg run: mmdebstrap's
-// directories and empty database, /dev, and the essential set unpacked.
-func (in *installer) prepare(ctx context.Context, essential []*pkg) error {
-	arch, err := nativeArch(in.pkgs)
-	if err != nil {
-		return err
-	}
-	if err := makeSkeleton(in.tree, arch); err != nil {
-		return err
-	}
-	if err := makeDev(in.tree); err != nil {
-		return err
-	}
+// unpackEssential makes an empty tree what the host makes it before the
+// stage when it can (mmdebstrap's setup and extract phases): the same
+// archive, written here and unpacked as it is written.
+func (in *installer) unpackEssential(ctx context.Context) error {
 	start := time.Now()
-	for _, p := range essential {
-		if err := extractOne(ctx, p.Path, api.Root(in.tree)); err != nil {
-			return err
-		}
+	r, w := io.Pipe()
+	go func() {
+		w.CloseWithError(bootstrap.WriteEssential(ctx, w, in.pkgs, time.Now()))
+	}()
+	err := tarx.Extract(ctx, r, api.Root(in.tree), tarx.Options{Owners: os.Geteuid() == 0})
+	r.CloseWithError(err)
+	if err != nil {
+		return fmt.Errorf("deb.install: unpack the essential set: %w", err)
 	}
-	fmt.Printf("deb: unpacked the essential set natively: %d packages in %.1fs\n", len(essential), time.Since(start).Seconds())
-	return nil
-}
-
-// nativeArch is the architecture of the dpkg package: the one dpkg of the
-// new system will call its own.
-func nativeArch(pkgs []*pkg) (string, error) {
-	for _, p := range pkgs {
-		if p.Name == "dpkg" {
-			return p.Arch, nil
-		}
-	}
-	return "", fmt.Errorf("deb.install: the packages for an empty tree must include dpkg")
-}
-
-// skeleton is mmdebstrap's run_setup: directories dpkg and apt expect.
-var skeleton = []string{
-	"etc/apt/apt.conf.d", "etc/apt/sources.list.d", "etc/apt/preferences.d",
-	"var/cache/apt", "var/lib/apt/lists/partial", "var/lib/dpkg", "etc/dpkg/dpkg.cfg.d",
-	"var/log/apt", "var/lib/dpkg/triggers", "var/lib/dpkg/info", "var/lib/dpkg/alternatives",
-	"var/lib/dpkg/updates",
-}
-
-func makeSkeleton(tree, arch string) error {
-	root := api.Root(tree)
-	for _, d := range skeleton {
-		if _, err := root.MkdirAll("/"+d, 0o755); err != nil {
-			return fmt.Errorf("deb.install: create /%s: %w", d, err)
-		}
-	}
-	if _, err := root.MkdirAll("/tmp", 0o755); err != nil {
-		return fmt.Errorf("deb.install: create /tmp: %w", err)
-	}
-	if err := os.Chmod(root.Join("/tmp"), os.ModeSticky|0o777); err != nil {
-		return fmt.Errorf("deb.install: chmod /tmp: %w", err)
-	}
-	if err := root.WriteFile("/var/lib/dpkg/status", nil, 0o644); err != nil {
-		return fmt.Errorf("deb.install: create the dpkg database: %w", err)
-	}
-	if err := root.WriteFile("/var/lib/dpkg/arch", []byte(arch+"\n"), 0o644); err != nil {
-		return fmt.Errorf("deb.install: write /var/lib/dpkg/arch: %w", err)
-	}
-	// As debootstrap and mmdebstrap: no package ships /etc/fstab.
-	if err := root.WriteFile("/etc/fstab", []byte("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"), 0o644); err != nil {
-		return fmt.Errorf("deb.install: write /etc/fstab: %w", err)
-	}
+	fmt.Printf("deb: unpacked the essential set in the VM in %.1fs\n", time.Since(start).Seconds())
 	return nil
 }
 
@@ -288,7 +254,7 @@ func (in *installer) verify() error {
 // markAuto records in apt's extended_states which of the packages this
 // stage installed were dependencies, with the tree's own apt-mark, so the
 // file is what apt itself writes. A tree without apt has no such state.
-func (in *installer) markAuto(ctx context.Context, installed []*pkg) error {
+func (in *installer) markAuto(ctx context.Context, installed []*bootstrap.Package) error {
 	var names []string
 	for _, p := range installed {
 		if in.autoNames[p.Name] {
@@ -306,7 +272,7 @@ func (in *installer) markAuto(ctx context.Context, installed []*pkg) error {
 }
 
 // names lists packages for a message, at most a few of them.
-func names(pkgs []*pkg) string {
+func names(pkgs []*bootstrap.Package) string {
 	var n []string
 	for i, p := range pkgs {
 		if i == 4 {

@@ -1,4 +1,4 @@
-package deb
+package bootstrap
 
 import (
 	"bufio"
@@ -10,9 +10,9 @@ import (
 	debfile "github.com/osbuild-vm/osbuild-vm/formats/deb"
 )
 
-// pkg is one input .deb as the install stage needs it.
-type pkg struct {
-	Path      string // in the stage's view
+// Package is one .deb as bootstrapping and installing need it.
+type Package struct {
+	Path      string // where the .deb is
 	Name      string
 	Version   string
 	Arch      string
@@ -24,16 +24,16 @@ type pkg struct {
 	Provides   []string
 }
 
-// readPackages reads the control file of every .deb, in input order.
-func readPackages(paths []string) ([]*pkg, error) {
-	out := make([]*pkg, 0, len(paths))
+// ReadPackages reads the control file of every .deb, in input order.
+func ReadPackages(paths []string) ([]*Package, error) {
+	out := make([]*Package, 0, len(paths))
 	seen := map[string]string{}
 	for _, p := range paths {
 		c, err := readControlFile(p)
 		if err != nil {
 			return nil, err
 		}
-		k := &pkg{
+		k := &Package{
 			Path: p, Name: c.Package(), Version: c.Fields.Value("Version"),
 			Arch:       c.Fields.Value("Architecture"),
 			Essential:  strings.EqualFold(c.Fields.Value("Essential"), "yes"),
@@ -91,12 +91,12 @@ func relationNames(field string) [][]string {
 
 // pkgSet finds packages by name or by a name they provide.
 type pkgSet struct {
-	byName map[string]*pkg
-	by     map[string][]*pkg
+	byName map[string]*Package
+	by     map[string][]*Package
 }
 
-func newPkgSet(pkgs []*pkg) *pkgSet {
-	s := &pkgSet{byName: map[string]*pkg{}, by: map[string][]*pkg{}}
+func newPkgSet(pkgs []*Package) *pkgSet {
+	s := &pkgSet{byName: map[string]*Package{}, by: map[string][]*Package{}}
 	for _, p := range pkgs {
 		s.byName[p.Name] = p
 		s.by[p.Name] = append(s.by[p.Name], p)
@@ -110,7 +110,7 @@ func newPkgSet(pkgs []*pkg) *pkgSet {
 // choose returns the package of the set that satisfies a group of
 // alternatives: the first alternative, in written order, that some
 // package in the set is or provides (a real package before a provider).
-func (s *pkgSet) choose(alts []string) *pkg {
+func (s *pkgSet) choose(alts []string) *Package {
 	for _, a := range alts {
 		if p, ok := s.byName[a]; ok {
 			return p
@@ -122,14 +122,14 @@ func (s *pkgSet) choose(alts []string) *pkg {
 	return nil
 }
 
-// essentialSet is mmdebstrap's essential phase: every Essential: yes
+// EssentialSet is mmdebstrap's essential phase: every Essential: yes
 // package and what it needs (Pre-Depends and Depends) within the set, in
 // input order.
-func essentialSet(pkgs []*pkg) []*pkg {
+func EssentialSet(pkgs []*Package) []*Package {
 	s := newPkgSet(pkgs)
-	in := map[*pkg]bool{}
-	var visit func(p *pkg)
-	visit = func(p *pkg) {
+	in := map[*Package]bool{}
+	var visit func(p *Package)
+	visit = func(p *Package) {
 		if p == nil || in[p] {
 			return
 		}
@@ -143,7 +143,7 @@ func essentialSet(pkgs []*pkg) []*pkg {
 			visit(p)
 		}
 	}
-	var out []*pkg
+	var out []*Package
 	for _, p := range pkgs {
 		if in[p] {
 			out = append(out, p)
@@ -152,30 +152,30 @@ func essentialSet(pkgs []*pkg) []*pkg {
 	return out
 }
 
-// dpkgRun is one dpkg invocation of an install plan.
-type dpkgRun struct {
-	action string // "--unpack", "--configure" or "--configure --pending"
-	pkgs   []*pkg
+// DpkgRun is one dpkg invocation of an install plan.
+type DpkgRun struct {
+	Action   string // "--unpack", "--configure" or "--configure --pending"
+	Packages []*Package
 }
 
-// installPlan orders the dpkg runs that install pkgs (in install order)
+// InstallPlan orders the dpkg runs that install pkgs (in install order)
 // into a tree where configured says what is already configured, the way
 // apt drives dpkg for a fresh install: unpack the packages in order, and
 // before unpacking one whose Pre-Depends is unpacked but not configured,
 // configure that (and what it needs) first; at the end configure
 // everything still pending. Unpacks and early configures defer triggers
 // (--no-triggers) to the final run, as apt does.
-func installPlan(pkgs []*pkg, configured func(string) bool) ([]dpkgRun, error) {
+func InstallPlan(pkgs []*Package, configured func(string) bool) ([]DpkgRun, error) {
 	s := newPkgSet(pkgs)
-	pos := map[*pkg]int{}
+	pos := map[*Package]int{}
 	for i, p := range pkgs {
 		pos[p] = i
 	}
-	done := map[*pkg]bool{}
-	var runs []dpkgRun
-	var unpack []*pkg
+	done := map[*Package]bool{}
+	var runs []DpkgRun
+	var unpack []*Package
 	for i, p := range pkgs {
-		var needs []*pkg
+		var needs []*Package
 		for _, g := range p.PreDepends {
 			d := s.choose(g)
 			if d == nil || done[d] || configured(d.Name) {
@@ -188,18 +188,18 @@ func installPlan(pkgs []*pkg, configured func(string) bool) ([]dpkgRun, error) {
 		}
 		if len(needs) > 0 {
 			if len(unpack) > 0 {
-				runs, unpack = append(runs, dpkgRun{"--unpack", unpack}), nil
+				runs, unpack = append(runs, DpkgRun{"--unpack", unpack}), nil
 			}
 			closure := configureClosure(s, needs, done, configured, pos)
-			runs = append(runs, dpkgRun{"--configure", closure})
+			runs = append(runs, DpkgRun{"--configure", closure})
 		}
 		unpack = append(unpack, p)
 	}
 	if len(unpack) > 0 {
-		runs = append(runs, dpkgRun{"--unpack", unpack})
+		runs = append(runs, DpkgRun{"--unpack", unpack})
 	}
 	if len(pkgs) > 0 {
-		runs = append(runs, dpkgRun{"--configure --pending", nil})
+		runs = append(runs, DpkgRun{"--configure --pending", nil})
 	}
 	return runs, nil
 }
@@ -207,10 +207,10 @@ func installPlan(pkgs []*pkg, configured func(string) bool) ([]dpkgRun, error) {
 // configureClosure is what must be configured for needs to be: needs and,
 // recursively, their Pre-Depends and Depends that are unpacked but not
 // configured yet, in install order. It marks them done.
-func configureClosure(s *pkgSet, needs []*pkg, done map[*pkg]bool, configured func(string) bool, pos map[*pkg]int) []*pkg {
-	in := map[*pkg]bool{}
-	var visit func(p *pkg)
-	visit = func(p *pkg) {
+func configureClosure(s *pkgSet, needs []*Package, done map[*Package]bool, configured func(string) bool, pos map[*Package]int) []*Package {
+	in := map[*Package]bool{}
+	var visit func(p *Package)
+	visit = func(p *Package) {
 		if p == nil || in[p] || done[p] || configured(p.Name) {
 			return
 		}
@@ -225,7 +225,7 @@ func configureClosure(s *pkgSet, needs []*pkg, done map[*pkg]bool, configured fu
 	for _, n := range needs {
 		visit(n)
 	}
-	var out []*pkg
+	var out []*Package
 	for p := range in {
 		out = append(out, p)
 		done[p] = true

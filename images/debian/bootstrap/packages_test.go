@@ -1,4 +1,4 @@
-package deb
+package bootstrap
 
 import (
 	"strings"
@@ -8,9 +8,9 @@ import (
 )
 
 // mk builds a package from "name pre=a|b,c dep=d prov=v ess".
-func mk(spec string) *pkg {
+func mk(spec string) *Package {
 	f := strings.Fields(spec)
-	p := &pkg{Name: f[0]}
+	p := &Package{Name: f[0]}
 	for _, kv := range f[1:] {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
@@ -27,7 +27,7 @@ func mk(spec string) *pkg {
 	return p
 }
 
-func pkgNames(ps []*pkg) []string {
+func pkgNames(ps []*Package) []string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.Name)
@@ -44,12 +44,12 @@ func TestRelationNames(t *testing.T) {
 }
 
 func TestEssentialSet(t *testing.T) {
-	pkgs := []*pkg{
+	pkgs := []*Package{
 		mk("libc6"), mk("mawk prov=awk dep=libc6"), mk("apt dep=libc6"),
 		mk("base-files ess pre=awk"), mk("dash ess dep=debianutils"), mk("debianutils dep=libc6"),
 		mk("unrelated dep=libc6"),
 	}
-	got := pkgNames(essentialSet(pkgs))
+	got := pkgNames(EssentialSet(pkgs))
 	want := []string{"libc6", "mawk", "base-files", "dash", "debianutils"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("essential set (-want +got):\n%s", d)
@@ -57,7 +57,7 @@ func TestEssentialSet(t *testing.T) {
 }
 
 func TestChoosePrefersFirstAlternativeInSet(t *testing.T) {
-	s := newPkgSet([]*pkg{mk("b"), mk("c prov=a")})
+	s := newPkgSet([]*Package{mk("b"), mk("c prov=a")})
 	if got := s.choose([]string{"x", "a", "b"}); got == nil || got.Name != "c" {
 		t.Errorf("choose = %v, want c (provides a, the first satisfiable alternative)", got)
 	}
@@ -66,10 +66,10 @@ func TestChoosePrefersFirstAlternativeInSet(t *testing.T) {
 	}
 }
 
-func planString(runs []dpkgRun) []string {
+func planString(runs []DpkgRun) []string {
 	var out []string
 	for _, r := range runs {
-		out = append(out, strings.TrimSpace(r.action+" "+strings.Join(pkgNames(r.pkgs), " ")))
+		out = append(out, strings.TrimSpace(r.Action+" "+strings.Join(pkgNames(r.Packages), " ")))
 	}
 	return out
 }
@@ -78,11 +78,11 @@ func planString(runs []dpkgRun) []string {
 // unpacked gets it (and its dependencies) configured first; everything
 // else is configured by one final --configure --pending, as apt does.
 func TestInstallPlan(t *testing.T) {
-	pkgs := []*pkg{
+	pkgs := []*Package{
 		mk("liba"), mk("login.defs dep=liba"), mk("tzdata"), mk("login pre=login.defs dep=libpam"),
 		mk("libpam"), mk("apt dep=liba"),
 	}
-	runs, err := installPlan(pkgs, func(string) bool { return false })
+	runs, err := InstallPlan(pkgs, func(string) bool { return false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,8 @@ func TestInstallPlan(t *testing.T) {
 }
 
 func TestInstallPlanConfiguredAlready(t *testing.T) {
-	pkgs := []*pkg{mk("login pre=login.defs"), mk("apt")}
-	runs, err := installPlan(pkgs, func(n string) bool { return n == "login.defs" })
+	pkgs := []*Package{mk("login pre=login.defs"), mk("apt")}
+	runs, err := InstallPlan(pkgs, func(n string) bool { return n == "login.defs" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +109,8 @@ func TestInstallPlanConfiguredAlready(t *testing.T) {
 }
 
 func TestInstallPlanPreDependsOutOfOrder(t *testing.T) {
-	pkgs := []*pkg{mk("login pre=login.defs"), mk("login.defs")}
-	if _, err := installPlan(pkgs, func(string) bool { return false }); err == nil || !strings.Contains(err.Error(), "comes after it") {
+	pkgs := []*Package{mk("login pre=login.defs"), mk("login.defs")}
+	if _, err := InstallPlan(pkgs, func(string) bool { return false }); err == nil || !strings.Contains(err.Error(), "comes after it") {
 		t.Errorf("err = %v, want the order refused", err)
 	}
 }
