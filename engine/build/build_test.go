@@ -15,6 +15,7 @@ import (
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
+	"golang.org/x/sys/unix"
 )
 
 // memExec is an in-memory executor for the planner's tests: trees are
@@ -73,7 +74,8 @@ func (e *memExec) RunStage(ctx context.Context, r *StageRun, out func(string, st
 
 // writeTar writes tree t; a value "symlink:<target>" is a symlink with a
 // user xattr, which no file system holds (Linux refuses user xattrs on
-// symlinks), so that exports have something to report.
+// symlinks), so that exports have something to report; "cap:<content>" a
+// file with a file capability (security.capability) and a user xattr.
 func writeTar(w io.Writer, t map[string]string) error {
 	tw := tar.NewWriter(w)
 	names := make([]string, 0, len(t))
@@ -87,8 +89,15 @@ func writeTar(w io.Writer, t map[string]string) error {
 				PAXRecords: map[string]string{"SCHILY.xattr.user.x": "y"}})
 			continue
 		}
-		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(t[n])), Typeflag: tar.TypeReg})
-		io.WriteString(tw, t[n])
+		content := t[n]
+		h := &tar.Header{Name: n, Mode: 0o644, Typeflag: tar.TypeReg}
+		if c, ok := strings.CutPrefix(content, "cap:"); ok {
+			content, h.PAXRecords = c, map[string]string{
+				"SCHILY.xattr.security.capability": string(capNetRaw), "SCHILY.xattr.user.note": "kept"}
+		}
+		h.Size = int64(len(content))
+		tw.WriteHeader(h)
+		io.WriteString(tw, content)
 	}
 	return tw.Close()
 }
@@ -365,5 +374,42 @@ func TestDroppedNotice(t *testing.T) {
 		if got := droppedNotice("os", "2 device nodes", tc.root); got != tc.want {
 			t.Errorf("root %v: %q, want %q", tc.root, got, tc.want)
 		}
+	}
+}
+
+// capNetRaw is a VFS_CAP_REVISION_2 value granting cap_net_raw=ep.
+var capNetRaw = []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+// TestExportKeepsXattrs: an export as root keeps a file's extended
+// attributes, file capabilities included (the export reader once dropped
+// them all).
+func TestExportKeepsXattrs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting security.capability needs root")
+	}
+	h := newHarness(t)
+	m, _ := manifest.Load([]byte(`{"version": "2", "pipelines": [{"name": "x", "stages": [
+		{"type": "test.write", "options": {"path": "ping", "data": "cap:elf"}}]}]}`))
+	st, _ := store.Open(h.store, store.Options{})
+	defer st.Close()
+	_, err := Run(context.Background(), m, Config{
+		Store:       FromStore(st),
+		NewExecutor: func(context.Context) (Executor, error) { return &memExec{trees: map[string]map[string]string{}}, nil },
+		Resolve:     func(kind, typ string) (string, error) { return "", nil },
+		Exports:     []string{"x"}, OutputDir: h.out, Monitor: noticeMonitor{h: h},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(h.out, "x", "ping")
+	for name, want := range map[string]string{"security.capability": string(capNetRaw), "user.note": "kept"} {
+		buf := make([]byte, 64)
+		n, err := unix.Lgetxattr(path, name, buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Errorf("%s = %q, %v; want %q", name, buf[:max(n, 0)], err, want)
+		}
+	}
+	if h.exported("x", "ping") != "elf" || len(h.notices) != 0 {
+		t.Errorf("content %q, notices %q", h.exported("x", "ping"), h.notices)
 	}
 }

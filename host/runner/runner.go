@@ -153,7 +153,9 @@ func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(str
 		return nil, err
 	}
 	var res jsoncomm.StageResult
-	onLog := func(l jsoncomm.Log) { out(l.Stream, l.Text) }
+	// the agent sends a stage's output a line at a time, without the
+	// newline (guest/runner streamLines); the builder takes text
+	onLog := func(l jsoncomm.Log) { out(l.Stream, l.Text+"\n") }
 	if err := r.client.Call(ctx, jsoncomm.MethodStageRun, p, &res, onLog); err != nil {
 		return nil, r.explain(err)
 	}

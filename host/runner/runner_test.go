@@ -8,8 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/osbuild-vm/osbuild-vm/engine/build"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 	"golang.org/x/sys/unix"
 )
@@ -127,5 +129,33 @@ func TestIsObject(t *testing.T) {
 		if got := isObject(json.RawMessage(raw)); got != want {
 			t.Errorf("isObject(%s) = %v", raw, got)
 		}
+	}
+}
+
+// TestRunStageOutputLines: the agent's log messages are lines without
+// their newline; the builder gets each as a line of text.
+func TestRunStageOutputLines(t *testing.T) {
+	h, g := net.Pipe()
+	srv := jsoncomm.NewServer()
+	srv.Handle(jsoncomm.MethodStageRun, func(ctx context.Context, p json.RawMessage, log func(jsoncomm.Log)) (any, error) {
+		log(jsoncomm.Log{Stream: jsoncomm.StreamStdout, Text: "first"})
+		log(jsoncomm.Log{Stream: jsoncomm.StreamStderr, Text: "second"})
+		return jsoncomm.StageResult{Success: true}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, g, jsoncomm.Hello{})
+	c, err := jsoncomm.NewClient(ctx, h, jsoncomm.Hello{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []string
+	r := New(c, nil, "", nil)
+	if _, err := r.RunStage(ctx, &build.StageRun{Type: "t"}, func(stream, text string) { got = append(got, stream+":"+text) }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"stdout:first\n", "stderr:second\n"}; !slices.Equal(got, want) {
+		t.Fatalf("output %q, want %q", got, want)
 	}
 }
