@@ -84,3 +84,33 @@ func damageFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestFloatingObjectOpenedInVM: a checkpoint kept out of the cache (the
+// default limit of 0) floats in the run's own area, which the VM reads
+// through its own share: a later pipeline with the same first stage
+// resumes from it there.
+func TestFloatingObjectOpenedInVM(t *testing.T) {
+	mkdir := func(p string) map[string]any {
+		return map[string]any{"type": "org.osbuild.mkdir", "options": map[string]any{"paths": []any{map[string]any{"path": p}}}}
+	}
+	m := map[string]any{"version": "2", "pipelines": []any{
+		map[string]any{"name": "a", "stages": []any{mkdir("/x")}},
+		map[string]any{"name": "b", "stages": []any{mkdir("/x"), mkdir("/y")}},
+	}}
+	out := t.TempDir()
+	args := append([]string{"run"}, vmArgs(t, "amd64")...)
+	args = append(args, "--checkpoint", "a", "--output-directory", out, "--export", "a", "--export", "b",
+		writeJSON(t, "floating.json", m))
+	r := osbuildVM(context.Background(), t, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "org.osbuild.mkdir done"); n != 2 {
+		t.Fatalf("%d stages ran, want 2 (b resumed from a's floating checkpoint)\n%s", n, r.stderr)
+	}
+	for _, p := range []string{"a/x", "b/x", "b/y"} {
+		if fi, err := os.Stat(filepath.Join(out, p)); err != nil || !fi.IsDir() {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

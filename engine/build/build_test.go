@@ -15,6 +15,7 @@ import (
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
 	"golang.org/x/sys/unix"
 )
 
@@ -411,5 +412,31 @@ func TestExportKeepsXattrs(t *testing.T) {
 	}
 	if h.exported("x", "ping") != "elf" || len(h.notices) != 0 {
 		t.Errorf("content %q, notices %q", h.exported("x", "ping"), h.notices)
+	}
+}
+
+// TestExportRefusesUnsafeTree: an archive streamed from the executor with
+// an entry outside the tree fails the export; nothing is left in the
+// output directory, and the executor's save ends.
+func TestExportRefusesUnsafeTree(t *testing.T) {
+	h := newHarness(t)
+	m, _ := manifest.Load([]byte(`{"version": "2", "pipelines": [{"name": "x", "stages": [
+		{"type": "test.write", "options": {"path": "../escape", "data": "boom"}}]}]}`))
+	st, _ := store.Open(h.store, store.Options{})
+	defer st.Close()
+	_, err := Run(context.Background(), m, Config{
+		Store:       FromStore(st),
+		NewExecutor: func(context.Context) (Executor, error) { return &memExec{trees: map[string]map[string]string{}}, nil },
+		Resolve:     func(kind, typ string) (string, error) { return "", nil },
+		Exports:     []string{"x"}, OutputDir: h.out,
+	})
+	if !errors.Is(err, treetar.ErrUnsafePath) {
+		t.Fatalf("err = %v, want ErrUnsafePath", err)
+	}
+	if entries, _ := os.ReadDir(h.out); len(entries) != 0 {
+		t.Fatalf("output holds %v", entries)
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(h.out), "escape")); err == nil {
+		t.Fatal("written outside the output")
 	}
 }
