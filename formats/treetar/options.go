@@ -11,11 +11,11 @@ type Options struct {
 	// Owners restores every entry's uid and gid and creates character and
 	// block device nodes, which takes root (CAP_CHOWN, CAP_MKNOD). Without
 	// it entries belong to the caller, device nodes (and hard links to
-	// them) are left out, and setuid and setgid bits are cleared: a program
-	// setuid to root in the archive would otherwise run as whoever
-	// unpacked it, which the archive never meant (libarchive clears them
-	// too when it does not restore the owner). Each is counted in
-	// Stats.Dropped.
+	// them) are left out, and the setuid (setgid) bit of an entry owned by
+	// another user (group) is cleared: a program setuid to root in the
+	// archive would otherwise run as whoever unpacked it, which the archive
+	// never meant (libarchive's set_mode does the same). Each is counted
+	// in Stats.Dropped.
 	Owners bool
 	// Lossy counts an extended attribute that the destination refuses in
 	// Stats.Dropped and goes on: EPERM (trusted. and security. attributes

@@ -71,6 +71,7 @@ func plainTree(t *testing.T) []byte {
 		entry{tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666}, ""},
 		entry{tar.Header{Name: "null2", Typeflag: tar.TypeLink, Linkname: "null"}, ""},
 		entry{tar.Header{Name: "fifo", Typeflag: tar.TypeFifo, Mode: 0o640, Uid: plainUID, Gid: plainUID}, ""},
+		entry{tar.Header{Name: "mine", Typeflag: tar.TypeReg, Mode: 0o6755, Uid: plainUID, Gid: plainUID}, "mine"},
 		entry{tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "ro/su", Uid: plainUID, Gid: plainUID,
 			PAXRecords: map[string]string{xattrPrefix + "user.l": "x"}}, ""},
 	)
@@ -114,6 +115,9 @@ func TestUnpackPlainUser(t *testing.T) {
 	}
 	if err := unix.Lstat(filepath.Join(dst, "fifo"), &s); err != nil || s.Mode&unix.S_IFMT != unix.S_IFIFO {
 		t.Errorf("fifo: %v", err)
+	}
+	if err := unix.Lstat(filepath.Join(dst, "mine"), &s); err != nil || s.Mode&0o7777 != 0o6755 {
+		t.Errorf("mine: mode %o, %v; want 06755 kept, its owner is the user", s.Mode&0o7777, err)
 	}
 }
 

@@ -138,13 +138,24 @@ func (u *unpacker) chown(fd, pfd int, base string, hdr *tar.Header) error {
 	return nil
 }
 
-// mode is the entry's permission bits as restored: without its owner, an
-// entry keeps no setuid or setgid bit (see Options.Owners).
+// mode is the entry's permission bits as restored: an entry whose owner
+// (group) is not restored keeps no setuid (setgid) bit, as libarchive's
+// set_mode decides (see Options.Owners).
 func (u *unpacker) mode(hdr *tar.Header) uint32 {
 	mode := uint32(hdr.Mode & 0o7777)
-	if !u.opts.Owners && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+	if u.opts.Owners {
+		return mode
+	}
+	clear := uint32(0)
+	if hdr.Uid != u.uid {
+		clear |= unix.S_ISUID
+	}
+	if hdr.Gid != u.gid {
+		clear |= unix.S_ISGID
+	}
+	if mode&clear != 0 {
 		u.stats.Dropped.SetID++
-		mode &^= unix.S_ISUID | unix.S_ISGID
+		mode &^= clear
 	}
 	return mode
 }
