@@ -11,7 +11,7 @@ GUEST_BINS    := $(foreach a,$(ARCHES),host/guestbin/bin/osbuild-guest-$(a))
 GUEST_LDFLAGS := -s -w -X $(MODULE)/guest/agent.Version=$(VERSION)
 HOST_LDFLAGS  := -X $(MODULE)/cli.Version=$(VERSION)
 
-.PHONY: all guest deps run test e2e bench clean FORCE
+.PHONY: all guest deps run test e2e bench fuzz clean FORCE
 
 all: osbuild-vm
 
@@ -51,6 +51,12 @@ e2e: deps guest
 # the example's first and cached build, and bulk tree transfer (test/).
 bench: deps guest
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/vm/ ./test/
+
+# fuzz runs every fuzz target in the module for FUZZTIME each (default
+# 20s; about 10 minutes in all), listed with go test -list, and stops at the
+# first failure.
+fuzz: guest
+	./test/fuzz.sh
 
 clean:
 	rm -rf osbuild-vm $(GUEST_BINS) output

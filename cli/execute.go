@@ -97,10 +97,6 @@ func fetchSources(ctx context.Context, st *store.Store, m *manifest.Manifest, mo
 
 // runBuild builds in the VM, booted only if anything is left to build.
 func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *store.Store, res *monitor.Result) error {
-	scratch := filepath.Join(st.RunDir(), "exports")
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return err
-	}
 	index := modules.NewIndex(cfg.Libdirs...)
 	shares, err := vmShares(st, cfg.Libdirs)
 	if err != nil {
@@ -117,12 +113,12 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		},
 		Resolve:      resolver(index),
 		SourcesDir:   st.SourceDir(sources.FilesDir),
-		ScratchDir:   scratch,
 		Checkpoints:  cfg.Checkpoints,
 		Exports:      cfg.Exports,
 		OutputDir:    cfg.OutputDir,
 		StageTimeout: cfg.StageTimeout,
 		Monitor:      &monitorAdapter{m: cfg.Monitor},
+		PrepareDir:   st.FloatingDir(),
 		Prepare:      prepare,
 	})
 	recordResult(res, r)
@@ -130,9 +126,9 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 }
 
 // vmShares are the host directories the build VM sees: committed objects,
-// sources and the run directory (floating objects) read-only, each libdir
+// sources and this run's floating objects read-only, each libdir
 // read-only, and one empty directory it may write tree archives into,
-// which the host moves out of its reach before trusting them.
+// which the host copies out of its reach before trusting them.
 func vmShares(st *store.Store, libdirs []string) ([]vm.Share, error) {
 	out := filepath.Join(st.RunDir(), "vm-out")
 	if err := os.MkdirAll(out, 0o700); err != nil {
@@ -141,7 +137,7 @@ func vmShares(st *store.Store, libdirs []string) ([]vm.Share, error) {
 	shares := []vm.Share{
 		{Tag: "objects", Dir: filepath.Join(st.Root(), "objects"), ReadOnly: true},
 		{Tag: "sources", Dir: filepath.Join(st.Root(), "sources"), ReadOnly: true},
-		{Tag: "run", Dir: st.RunDir(), ReadOnly: true},
+		{Tag: "run", Dir: st.FloatingDir(), ReadOnly: true},
 		{Tag: "out", Dir: out},
 	}
 	for i, d := range libdirs {

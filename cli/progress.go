@@ -43,6 +43,10 @@ func (a *monitorAdapter) Exported(name, dir string) {
 	a.m.Output("exported "+name+" to "+dir+"\n", "osbuild-vm.export")
 }
 
+func (a *monitorAdapter) Notice(text string) {
+	a.m.Output(text+"\n", "osbuild-vm")
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -94,15 +94,14 @@ type TreeSaveParams struct {
 }
 
 // TreeInfo reports a working tree's size, and for tree.save the archive's
-// path. SHA256 is left empty by the agent: hashing under TCG is slow, and
-// the host, which must not trust the guest's word anyway, hashes archives
-// itself when it needs a digest.
+// path. It carries no digest: the host, which must not trust the guest's
+// word, hashes each archive itself as it copies it out of the share (and
+// hashing under TCG was slow).
 type TreeInfo struct {
 	Tree    string `json:"tree"`
 	Files   int64  `json:"files"`
 	Bytes   int64  `json:"bytes"`
 	Archive string `json:"archive,omitempty"`
-	SHA256  string `json:"sha256,omitempty"`
 }
 
 // StageRunParams runs stage Stage on working tree Tree.

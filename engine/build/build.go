@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
@@ -12,12 +13,19 @@ import (
 
 // Store is what the builder needs of the object store.
 type Store interface {
-	// TreeArchive is the host path of committed object id's tree archive.
-	TreeArchive(id string) (string, bool)
-	// Commit stores object id: write fills a fresh directory (with
-	// "tree.tar"), then the object is committed atomically with meta.
-	Commit(id string, write func(dir string) error, meta map[string]json.RawMessage) error
+	// TreeArchive returns the host path of committed object id's tree
+	// archive, checked against the digest recorded at its commit. An error
+	// wrapping ErrNotStored is a plain miss; any other error says the
+	// object was there but is unusable (changed on disk since its commit)
+	// and gone from the store, and the builder rebuilds it.
+	TreeArchive(id string) (string, error)
+	// Commit stores object id: write streams its tree archive to w, then
+	// the object is committed atomically with meta.
+	Commit(id string, write func(w io.Writer) error, meta map[string]json.RawMessage) error
 }
+
+// ErrNotStored is a Store's miss.
+var ErrNotStored = errors.New("not in the store")
 
 // Config is what a run needs besides the manifest.
 type Config struct {
@@ -29,8 +37,6 @@ type Config struct {
 	Resolve func(kind, typ string) (string, error)
 	// SourcesDir holds source items by checksum (org.osbuild.files).
 	SourcesDir string
-	// ScratchDir is a directory the executor can write, for exports.
-	ScratchDir string
 	// Checkpoints are the stage IDs to commit (manifest.Checkpoints).
 	Checkpoints map[string]bool
 	// Exports are pipeline names or IDs to write to OutputDir/<name>.
@@ -38,6 +44,9 @@ type Config struct {
 	OutputDir    string
 	StageTimeout time.Duration
 	Monitor      Monitor
+	// PrepareDir is a directory the executor can read, where Prepare
+	// writes its archives.
+	PrepareDir string
 	// Prepare, by stage type, does natively on the host the first part of
 	// a stage that starts a pipeline on an empty tree, where that part
 	// runs no target code: it writes the tree archive the stage then
@@ -93,13 +102,24 @@ func Run(ctx context.Context, m *manifest.Manifest, cfg Config) (res *Result, er
 }
 
 // contains says whether object id is available: floating in the executor
-// or committed in the store.
+// or committed in the store (and intact: the plan never counts on a
+// damaged object, so it rebuilds it).
 func (b *builder) contains(id string) bool {
 	if b.floating[id] {
 		return true
 	}
-	_, ok := b.cfg.Store.TreeArchive(id)
+	_, ok := b.stored(id)
 	return ok
+}
+
+// stored returns the tree archive of committed object id. An object that
+// changed on disk since its commit is reported in one line and is a miss.
+func (b *builder) stored(id string) (string, bool) {
+	path, err := b.cfg.Store.TreeArchive(id)
+	if err != nil && !errors.Is(err, ErrNotStored) {
+		b.cfg.Monitor.Notice(fmt.Sprintf("store: %v; rebuilding it", err))
+	}
+	return path, err == nil
 }
 
 // depsolve returns the pipelines to build, dependencies first, as osbuild's

@@ -15,6 +15,8 @@ import (
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
+	"golang.org/x/sys/unix"
 )
 
 // memExec is an in-memory executor for the planner's tests: trees are
@@ -37,7 +39,7 @@ func (e *memExec) OpenTree(ctx context.Context, name, from string) error {
 	return nil
 }
 
-func (e *memExec) SaveTree(ctx context.Context, name, to string) error {
+func (e *memExec) SaveTree(ctx context.Context, name string, to io.Writer) error {
 	return writeTar(to, e.trees[name])
 }
 
@@ -71,23 +73,34 @@ func (e *memExec) RunStage(ctx context.Context, r *StageRun, out func(string, st
 	return &StageResult{Success: true, Metadata: json.RawMessage(`{"n":1}`)}, nil
 }
 
-func writeTar(path string, t map[string]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(f)
+// writeTar writes tree t; a value "symlink:<target>" is a symlink with a
+// user xattr, which no file system holds (Linux refuses user xattrs on
+// symlinks), so that exports have something to report; "cap:<content>" a
+// file with a file capability (security.capability) and a user xattr.
+func writeTar(w io.Writer, t map[string]string) error {
+	tw := tar.NewWriter(w)
 	names := make([]string, 0, len(t))
 	for k := range t {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(t[n])), Typeflag: tar.TypeReg})
-		io.WriteString(tw, t[n])
+		if target, ok := strings.CutPrefix(t[n], "symlink:"); ok {
+			tw.WriteHeader(&tar.Header{Name: n, Linkname: target, Typeflag: tar.TypeSymlink,
+				PAXRecords: map[string]string{"SCHILY.xattr.user.x": "y"}})
+			continue
+		}
+		content := t[n]
+		h := &tar.Header{Name: n, Mode: 0o644, Typeflag: tar.TypeReg}
+		if c, ok := strings.CutPrefix(content, "cap:"); ok {
+			content, h.PAXRecords = c, map[string]string{
+				"SCHILY.xattr.security.capability": string(capNetRaw), "SCHILY.xattr.user.note": "kept"}
+		}
+		h.Size = int64(len(content))
+		tw.WriteHeader(h)
+		io.WriteString(tw, content)
 	}
-	tw.Close()
-	return f.Close()
+	return tw.Close()
 }
 
 func readTar(path string, t map[string]string) error {
@@ -120,12 +133,21 @@ const testManifest = `{"version": "2", "pipelines": [
 ]}`
 
 type harness struct {
-	t     *testing.T
-	store string
-	out   string
-	boots int
-	exec  *memExec
+	t       *testing.T
+	store   string
+	out     string
+	boots   int
+	exec    *memExec
+	notices []string
 }
+
+// noticeMonitor records the one-line notices of a run.
+type noticeMonitor struct {
+	nopMonitor
+	h *harness
+}
+
+func (m noticeMonitor) Notice(text string) { m.h.notices = append(m.h.notices, text) }
 
 func newHarness(t *testing.T) *harness {
 	return &harness{t: t, store: t.TempDir(), out: t.TempDir()}
@@ -149,7 +171,6 @@ func (h *harness) run(b string, checkpoints []string, exports ...string) (*Resul
 			h.t.Fatal(err)
 		}
 	}
-	scratch := h.t.TempDir()
 	h.exec = &memExec{trees: map[string]map[string]string{}}
 	return Run(context.Background(), m, Config{
 		Store: FromStore(st),
@@ -158,10 +179,10 @@ func (h *harness) run(b string, checkpoints []string, exports ...string) (*Resul
 			return h.exec, nil
 		},
 		Resolve:     func(kind, typ string) (string, error) { return "", nil },
-		ScratchDir:  scratch,
 		Checkpoints: cps,
 		Exports:     exports,
 		OutputDir:   h.out,
+		Monitor:     noticeMonitor{h: h},
 	})
 }
 
@@ -279,5 +300,143 @@ func TestOutputTailIsBounded(t *testing.T) {
 	short.add("a\n")
 	if short.String() != "a\n" {
 		t.Fatalf("short output changed: %q", short.String())
+	}
+}
+
+// TestDamagedCheckpointRebuilt: a committed object changed on disk after
+// its commit is never used: the next run reports it in one line, rebuilds
+// it and exports the right content.
+func TestDamagedCheckpointRebuilt(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.run("B", []string{"tree"}, "tree"); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := filepath.Glob(filepath.Join(h.store, "objects", "*", "tree.tar"))
+	if len(objs) != 1 {
+		t.Fatalf("objects: %v", objs)
+	}
+	data, _ := os.ReadFile(objs[0])
+	data = []byte(strings.Replace(string(data), "B", "X", 1)) // the content of file b
+	if err := os.WriteFile(objs[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(h.out, "tree"))
+	h.boots = 0
+	if _, err := h.run("B", []string{"tree"}, "tree"); err != nil {
+		t.Fatal(err)
+	}
+	if h.boots != 1 || h.exported("tree", "b") != "B" {
+		t.Fatalf("boots %d, b = %q: the damaged object was used", h.boots, h.exported("tree", "b"))
+	}
+	if len(h.notices) != 1 || !strings.Contains(h.notices[0], "changed since its commit") ||
+		!strings.Contains(h.notices[0], "rebuilding") || strings.Contains(h.notices[0], "\n") {
+		t.Fatalf("notices %q, want one line about the damaged object", h.notices)
+	}
+	h.notices = nil
+	h.boots = 0
+	if _, err := h.run("B", []string{"tree"}, "tree"); err != nil || h.boots != 0 || len(h.notices) != 0 {
+		t.Fatalf("the rebuilt object is not used: %v, boots %d, notices %q", err, h.boots, h.notices)
+	}
+}
+
+// TestExportReportsWhatItLeftOut: an export of a tree with something the
+// output cannot hold succeeds and says so in one line.
+func TestExportReportsWhatItLeftOut(t *testing.T) {
+	h := newHarness(t)
+	m, _ := manifest.Load([]byte(`{"version": "2", "pipelines": [{"name": "x", "stages": [
+		{"type": "test.write", "options": {"path": "l", "data": "symlink:target"}}]}]}`))
+	st, _ := store.Open(h.store, store.Options{})
+	defer st.Close()
+	_, err := Run(context.Background(), m, Config{
+		Store:       FromStore(st),
+		NewExecutor: func(context.Context) (Executor, error) { return &memExec{trees: map[string]map[string]string{}}, nil },
+		Resolve:     func(kind, typ string) (string, error) { return "", nil },
+		Exports:     []string{"x"}, OutputDir: h.out, Monitor: noticeMonitor{h: h},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(h.out, "x", "l")); err != nil || target != "target" {
+		t.Fatalf("symlink: %q, %v", target, err)
+	}
+	if want := droppedNotice("x", "1 extended attribute", os.Geteuid() == 0); len(h.notices) != 1 || h.notices[0] != want {
+		t.Fatalf("notices %q, want %q", h.notices, want)
+	}
+}
+
+func TestDroppedNotice(t *testing.T) {
+	for _, tc := range []struct {
+		root bool
+		want string
+	}{
+		{true, "export os: left out 2 device nodes: the output's file system cannot hold them"},
+		{false, "export os: as a plain user, left out 2 device nodes; run as root to keep them"},
+	} {
+		if got := droppedNotice("os", "2 device nodes", tc.root); got != tc.want {
+			t.Errorf("root %v: %q, want %q", tc.root, got, tc.want)
+		}
+	}
+}
+
+// capNetRaw is a VFS_CAP_REVISION_2 value granting cap_net_raw=ep.
+var capNetRaw = []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+// TestExportKeepsXattrs: an export as root keeps a file's extended
+// attributes, file capabilities included (the export reader once dropped
+// them all).
+func TestExportKeepsXattrs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting security.capability needs root")
+	}
+	h := newHarness(t)
+	m, _ := manifest.Load([]byte(`{"version": "2", "pipelines": [{"name": "x", "stages": [
+		{"type": "test.write", "options": {"path": "ping", "data": "cap:elf"}}]}]}`))
+	st, _ := store.Open(h.store, store.Options{})
+	defer st.Close()
+	_, err := Run(context.Background(), m, Config{
+		Store:       FromStore(st),
+		NewExecutor: func(context.Context) (Executor, error) { return &memExec{trees: map[string]map[string]string{}}, nil },
+		Resolve:     func(kind, typ string) (string, error) { return "", nil },
+		Exports:     []string{"x"}, OutputDir: h.out, Monitor: noticeMonitor{h: h},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(h.out, "x", "ping")
+	for name, want := range map[string]string{"security.capability": string(capNetRaw), "user.note": "kept"} {
+		buf := make([]byte, 64)
+		n, err := unix.Lgetxattr(path, name, buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Errorf("%s = %q, %v; want %q", name, buf[:max(n, 0)], err, want)
+		}
+	}
+	if h.exported("x", "ping") != "elf" || len(h.notices) != 0 {
+		t.Errorf("content %q, notices %q", h.exported("x", "ping"), h.notices)
+	}
+}
+
+// TestExportRefusesUnsafeTree: an archive streamed from the executor with
+// an entry outside the tree fails the export; nothing is left in the
+// output directory, and the executor's save ends.
+func TestExportRefusesUnsafeTree(t *testing.T) {
+	h := newHarness(t)
+	m, _ := manifest.Load([]byte(`{"version": "2", "pipelines": [{"name": "x", "stages": [
+		{"type": "test.write", "options": {"path": "../escape", "data": "boom"}}]}]}`))
+	st, _ := store.Open(h.store, store.Options{})
+	defer st.Close()
+	_, err := Run(context.Background(), m, Config{
+		Store:       FromStore(st),
+		NewExecutor: func(context.Context) (Executor, error) { return &memExec{trees: map[string]map[string]string{}}, nil },
+		Resolve:     func(kind, typ string) (string, error) { return "", nil },
+		Exports:     []string{"x"}, OutputDir: h.out,
+	})
+	if !errors.Is(err, treetar.ErrUnsafePath) {
+		t.Fatalf("err = %v, want ErrUnsafePath", err)
+	}
+	if entries, _ := os.ReadDir(h.out); len(entries) != 0 {
+		t.Fatalf("output holds %v", entries)
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(h.out), "escape")); err == nil {
+		t.Fatal("written outside the output")
 	}
 }

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 )
 
@@ -12,9 +13,10 @@ type Executor interface {
 	// OpenTree makes working tree name, empty or unpacked from the tree
 	// archive at from.
 	OpenTree(ctx context.Context, name, from string) error
-	// SaveTree writes working tree name as a tree archive to the host path
-	// to, which lies in a directory the executor can write (Config.ScratchDir).
-	SaveTree(ctx context.Context, name, to string) error
+	// SaveTree writes working tree name as a tree archive (treetar) to
+	// to, which is the host's: nothing the executor's sandbox can reach
+	// may change the bytes once written.
+	SaveTree(ctx context.Context, name string, to io.Writer) error
 	// CloseTree frees working tree name.
 	CloseTree(ctx context.Context, name string) error
 	// RunStage runs one stage; output lines go to out as they come. A stage

@@ -10,6 +10,9 @@ type Monitor interface {
 	EndStage(s *manifest.Stage, r *StageResult)
 	EndPipeline(p *manifest.Pipeline, ok bool)
 	Exported(name, dir string)
+	// Notice is one line the user should read: what an export left out,
+	// a store object found damaged and rebuilt.
+	Notice(text string)
 }
 
 type nopMonitor struct{}
@@ -20,3 +23,4 @@ func (nopMonitor) StageOutput(*manifest.Stage, string, string) {}
 func (nopMonitor) EndStage(*manifest.Stage, *StageResult)      {}
 func (nopMonitor) EndPipeline(*manifest.Pipeline, bool)        {}
 func (nopMonitor) Exported(string, string)                     {}
+func (nopMonitor) Notice(string)                               {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,7 +47,7 @@ func (b *builder) pipeline(ctx context.Context, p *manifest.Pipeline) error {
 // committed stage to start from ("" for an empty tree).
 func (b *builder) resume(p *manifest.Pipeline) ([]*manifest.Stage, string) {
 	for i := len(p.Stages) - 1; i >= 0; i-- {
-		if path, ok := b.cfg.Store.TreeArchive(p.Stages[i].ID); ok {
+		if path, ok := b.stored(p.Stages[i].ID); ok {
 			return p.Stages[i+1:], path
 		}
 	}
@@ -71,7 +72,7 @@ func (b *builder) ensureTree(ctx context.Context, id string) error {
 	if b.floating[id] {
 		return nil
 	}
-	path, ok := b.cfg.Store.TreeArchive(id)
+	path, ok := b.stored(id)
 	if !ok {
 		return fmt.Errorf("tree %s is neither built nor in the store", id)
 	}
@@ -136,8 +137,8 @@ func (b *builder) commit(ctx context.Context, name, id string, meta json.RawMess
 	if len(meta) > 0 {
 		md[id] = meta
 	}
-	err := b.cfg.Store.Commit(id, func(dir string) error {
-		return b.exec.SaveTree(ctx, name, filepath.Join(dir, "tree.tar"))
+	err := b.cfg.Store.Commit(id, func(w io.Writer) error {
+		return b.exec.SaveTree(ctx, name, w)
 	}, md)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", short(id), err)
@@ -154,7 +155,10 @@ func (b *builder) prepare(ctx context.Context, p *manifest.Pipeline, run *StageR
 	if !empty || prep == nil {
 		return nil
 	}
-	archive := filepath.Join(b.cfg.ScratchDir, run.ID+".prepared.tar")
+	if err := os.MkdirAll(b.cfg.PrepareDir, 0o700); err != nil {
+		return err
+	}
+	archive := filepath.Join(b.cfg.PrepareDir, run.ID+".prepared.tar")
 	defer os.Remove(archive)
 	note, err := prep(ctx, run.Inputs, archive)
 	if err != nil {

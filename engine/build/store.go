@@ -2,6 +2,9 @@ package build
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
 )
@@ -11,22 +14,24 @@ func FromStore(s *store.Store) Store { return objectStore{s} }
 
 type objectStore struct{ s *store.Store }
 
-func (o objectStore) TreeArchive(id string) (string, bool) {
-	obj, ok := o.s.Lookup(id)
-	if !ok {
-		return "", false
+func (o objectStore) TreeArchive(id string) (string, error) {
+	obj, err := o.s.Tree(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("%w: %w", ErrNotStored, err)
 	}
-	return obj.TreePath(), true
+	if err != nil {
+		return "", err
+	}
+	return obj.TreePath(), nil
 }
 
-func (o objectStore) Commit(id string, write func(dir string) error, meta map[string]json.RawMessage) error {
+func (o objectStore) Commit(id string, write func(w io.Writer) error, meta map[string]json.RawMessage) error {
 	p, err := o.s.NewObject(id)
 	if err != nil {
 		return err
 	}
-	if err := write(p.Dir()); err != nil {
-		p.Abort()
-		return err
+	if err := p.WriteTree(write); err != nil {
+		return errors.Join(err, p.Abort())
 	}
 	_, err = p.Commit(meta)
 	return err

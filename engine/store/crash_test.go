@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,15 +39,16 @@ func crashHelper(dir, phase string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(p.TreePath())
+	err = p.WriteTree(func(w io.Writer) error {
+		_, err := w.Write(make([]byte, 4096))
+		if phase == "write" {
+			ready()
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	f.Write(make([]byte, 4096))
-	if phase == "write" {
-		ready()
-	}
-	f.Close()
 	beforeRename = ready
 	_, err = p.Commit(nil)
 	return err

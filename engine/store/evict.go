@@ -135,32 +135,43 @@ func (s *Store) evict(entries []entry, target int64) (int64, error) {
 	return freed, errors.Join(errs...)
 }
 
-// evictOne removes one object unless a run is using it. The directory is
+// evictOne removes one object unless a run is using it or used it since
+// the scan.
+func (s *Store) evictOne(e entry) (bool, error) {
+	return s.removeObject(e.id, func(lock string) bool {
+		used, err := lastUsed(lock)
+		return err == nil && used.Equal(e.lastUsed)
+	})
+}
+
+// removeObject removes cached object id unless a run is using it (holds
+// its lock) or still says no under the exclusive lock. The directory is
 // first renamed into this run's tmp/ area, so it leaves objects/ at once
 // and a crash while deleting leaves only what the next Open cleans up.
-func (s *Store) evictOne(e entry) (bool, error) {
-	dir := filepath.Join(s.root, "objects", e.id)
+// The caller holds evict.lock.
+func (s *Store) removeObject(id string, still func(lock string) bool) (bool, error) {
+	dir := filepath.Join(s.root, "objects", id)
 	lock := filepath.Join(dir, lockName)
 	f, err := lockFile(lock, unix.LOCK_EX|unix.LOCK_NB, false)
 	if errors.Is(err, errBusy) || errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("evict %s: %w", e.id, err)
+		return false, fmt.Errorf("evict %s: %w", id, err)
 	}
 	defer f.Close()
-	if used, err := lastUsed(lock); err != nil || !used.Equal(e.lastUsed) {
+	if !still(lock) {
 		return false, nil
 	}
-	s.mu.Lock()
+	s.mu.Lock() // not nextName: Close trims after it marked the store closed
 	s.seq++
 	grave := filepath.Join(s.run, fmt.Sprintf("evicted-%d", s.seq))
 	s.mu.Unlock()
 	if err := os.Rename(dir, grave); err != nil {
-		return false, fmt.Errorf("evict %s: %w", e.id, err)
+		return false, fmt.Errorf("evict %s: %w", id, err)
 	}
 	if err := os.RemoveAll(grave); err != nil {
-		return true, fmt.Errorf("evict %s: %w", e.id, err)
+		return true, fmt.Errorf("evict %s: %w", id, err)
 	}
 	return true, nil
 }

@@ -35,20 +35,6 @@ func writeFileSync(path string, data []byte) error {
 	return durable.SyncDir(filepath.Dir(path))
 }
 
-// syncFile fsyncs an existing file so its content is durable before the
-// directory holding it is renamed into place.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
-}
-
 // diskUsage sums the space that the regular files and directories under
 // dir take on disk (allocated blocks, as osbuild's FsCache counts them, so
 // sparse files count for what they use). Symlinks are not followed.

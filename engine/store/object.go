@@ -1,12 +1,14 @@
 package store
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,13 +20,52 @@ const (
 	lockName = "object.lock"
 )
 
-// Object is a committed tree. Dir is objects/<id> when it is cached, or a
-// directory of this run under tmp/ when the size limit kept it out of the
-// cache (a floating object, gone at Close). Either way it is immutable.
+// Object is a committed tree. Dir is objects/<id> when it is cached, or
+// tmp/<run>/floating/<id> when the size limit kept it out of the cache (a
+// floating object, gone at Close). Either way it is immutable. SHA256 is
+// the digest of its tree.tar recorded at commit, which Tree checks before
+// handing the object out for use.
 type Object struct {
-	ID  string
-	Dir string
+	ID     string
+	Dir    string
+	SHA256 string
 }
+
+// objectInfo is info.json, what a commit records about the object.
+type objectInfo struct {
+	// Size is the object's bytes on disk, which eviction adds up.
+	Size int64 `json:"size"`
+	// Format is the treetar.Version tree.tar was written in: a tree of
+	// another version is not read but rebuilt.
+	Format int `json:"format"`
+	// SHA256 is tree.tar's digest, computed as the host wrote it.
+	SHA256 string `json:"sha256"`
+}
+
+// readInfo reads an object's info.json. An object whose info is unreadable,
+// of another format version or without a well-formed digest is stale: it
+// is never read.
+func readInfo(dir string) (objectInfo, error) {
+	var info objectInfo
+	data, err := os.ReadFile(filepath.Join(dir, infoFile))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", infoFile, err)
+	}
+	if info.Format != treetar.Version {
+		return info, fmt.Errorf("tree format %d, want %d: %w", info.Format, treetar.Version, ErrStale)
+	}
+	if b, err := hex.DecodeString(info.SHA256); err != nil || len(b) != 32 || hex.EncodeToString(b) != info.SHA256 {
+		return info, fmt.Errorf("recorded digest %.80q: %w", info.SHA256, ErrStale)
+	}
+	return info, nil
+}
+
+// ErrStale marks an object written by another version of the store or the
+// tree format: it is a miss, and is removed so that a rebuild replaces it.
+var ErrStale = errors.New("object of another format")
 
 // TreePath returns the object's tree archive (PAX tar).
 func (o *Object) TreePath() string { return filepath.Join(o.Dir, treeFile) }
@@ -45,18 +86,32 @@ func (o *Object) Meta() (map[string]json.RawMessage, error) {
 // Lookup returns the object id if this run committed it or the cache holds
 // it, as osbuild's ObjectStore.get. A cached object is marked as used now
 // (LRU) and stays pinned, safe from eviction by any run, until Close. An
-// invalid id or a closed store is simply a miss.
+// invalid id, a closed store, an object of another format version (which
+// is removed from the store when no other run uses it) or one found
+// damaged earlier in this run is simply a miss. Lookup does not read the
+// tree: Tree checks it before use.
 func (s *Store) Lookup(id string) (*Object, bool) {
 	if ValidateID(id) != nil {
 		return nil, false
 	}
+	o, stale := s.lookup(id)
+	if stale {
+		s.drop(id)
+	}
+	return o, o != nil
+}
+
+func (s *Store) lookup(id string) (o *Object, stale bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, false
 	}
 	if o, ok := s.floating[id]; ok {
-		return o, true
+		return o, false
+	}
+	if s.bad[id] {
+		return nil, false
 	}
 	dir := filepath.Join(s.root, "objects", id)
 	if _, ok := s.held[id]; !ok {
@@ -66,7 +121,11 @@ func (s *Store) Lookup(id string) (*Object, bool) {
 		}
 		s.held[id] = f
 	}
-	return &Object{ID: id, Dir: dir}, true
+	info, err := readInfo(dir)
+	if err != nil {
+		return nil, true
+	}
+	return &Object{ID: id, Dir: dir, SHA256: info.SHA256}, false
 }
 
 // pinObject takes a shared lock on a committed object and records the use.

@@ -1,23 +1,30 @@
 package store
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/osbuild-vm/osbuild-vm/internal/durable"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
+	"github.com/osbuild-vm/osbuild-vm/internal/durable"
 	"golang.org/x/sys/unix"
 )
 
 // Pending is an object being built: a directory of this run under tmp/
-// that the caller fills with tree.tar before Commit. Nobody else sees it.
+// that WriteTree fills before Commit. Nobody else sees it, the build VM
+// included: no share holds it.
 type Pending struct {
-	s    *Store
-	id   string
-	dir  string
-	done bool
+	s      *Store
+	id     string
+	dir    string
+	sha256 string // of tree.tar, set by WriteTree
+	done   bool
 }
 
 // NewObject starts the object id (validated before it becomes a path).
@@ -35,11 +42,41 @@ func (s *Store) NewObject(id string) (*Pending, error) {
 	return &Pending{s: s, id: id, dir: dir}, nil
 }
 
-// Dir returns the directory to fill; TreePath names the archive in it.
+// Dir returns the pending object's directory.
 func (p *Pending) Dir() string { return p.dir }
 
-// TreePath returns where the caller writes the tree archive (PAX tar).
-func (p *Pending) TreePath() string { return filepath.Join(p.dir, treeFile) }
+// treePath is where WriteTree writes the tree archive.
+func (p *Pending) treePath() string { return filepath.Join(p.dir, treeFile) }
+
+// WriteTree creates the object's tree.tar (a treetar archive, of version
+// treetar.Version) from what write writes to w, hashing it on the way: the
+// digest recorded at Commit is of the bytes the store itself wrote, so no
+// one can hand it a digest that does not match. The file is new (O_EXCL)
+// and synced before WriteTree returns.
+func (p *Pending) WriteTree(write func(w io.Writer) error) error {
+	if p.done || p.sha256 != "" {
+		return fmt.Errorf("write tree of %s: %w", p.id, ErrDone)
+	}
+	f, err := os.OpenFile(p.treePath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write tree of %s: %w", p.id, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("write tree of %s: %w", p.id, err)
+	}
+	p.sha256 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
 
 // ID returns the id the object will be committed as.
 func (p *Pending) ID() string { return p.id }
@@ -77,7 +114,7 @@ func (p *Pending) Commit(meta map[string]json.RawMessage) (*Object, error) {
 		os.RemoveAll(p.dir)
 		return nil, fmt.Errorf("commit object %s: %w", p.id, err)
 	}
-	o, err := p.s.place(p.id, p.dir, size)
+	o, err := p.s.place(p.id, p.dir, size, p.sha256)
 	if err != nil {
 		os.RemoveAll(p.dir)
 		return nil, fmt.Errorf("commit object %s: %w", p.id, err)
@@ -88,7 +125,7 @@ func (p *Pending) Commit(meta map[string]json.RawMessage) (*Object, error) {
 // seal writes meta.json, info.json and object.lock, fsyncs everything and
 // returns the object's size on disk.
 func (p *Pending) seal(meta map[string]json.RawMessage) (int64, error) {
-	if st, err := os.Lstat(p.TreePath()); err != nil || !st.Mode().IsRegular() {
+	if p.sha256 == "" {
 		return 0, ErrNoTree
 	}
 	if meta == nil {
@@ -101,9 +138,6 @@ func (p *Pending) seal(meta map[string]json.RawMessage) (int64, error) {
 	if err := writeFileSync(filepath.Join(p.dir, metaFile), data); err != nil {
 		return 0, err
 	}
-	if err := syncFile(p.TreePath()); err != nil {
-		return 0, err
-	}
 	if err := os.WriteFile(filepath.Join(p.dir, lockName), nil, 0o644); err != nil {
 		return 0, err
 	}
@@ -111,15 +145,18 @@ func (p *Pending) seal(meta map[string]json.RawMessage) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	info := fmt.Appendf(nil, `{"size":%d}`+"\n", size)
-	if err := writeFileSync(filepath.Join(p.dir, infoFile), info); err != nil {
+	info, err := json.Marshal(objectInfo{Size: size, Format: treetar.Version, SHA256: p.sha256})
+	if err != nil {
+		return 0, err
+	}
+	if err := writeFileSync(filepath.Join(p.dir, infoFile), append(info, '\n')); err != nil {
 		return 0, err
 	}
 	return size, nil
 }
 
 // place moves a sealed object into the cache, or keeps it floating.
-func (s *Store) place(id, dir string, size int64) (*Object, error) {
+func (s *Store) place(id, dir string, size int64, sum string) (*Object, error) {
 	if o, ok := s.Lookup(id); ok {
 		return o, os.RemoveAll(dir)
 	}
@@ -133,28 +170,35 @@ func (s *Store) place(id, dir string, size int64) (*Object, error) {
 		return nil, err
 	}
 	if cached {
-		return s.hold(id, pin)
+		return s.hold(id, pin, sum)
 	}
 	pin.Close()
 	if o, ok := s.Lookup(id); ok { // another run committed id first
 		return o, os.RemoveAll(dir)
 	}
-	return s.float(id, dir), nil
+	return s.float(id, dir, sum)
 }
 
-// float records a committed object that stays in this run's tmp/ area.
-func (s *Store) float(id, dir string) *Object {
-	o := &Object{ID: id, Dir: dir}
+// float keeps a committed object out of the cache, in tmp/<run>/floating/,
+// the one part of this run's area the build VM may read.
+func (s *Store) float(id, dir, sum string) (*Object, error) {
+	o := &Object{ID: id, Dir: filepath.Join(s.FloatingDir(), id), SHA256: sum}
+	if err := os.Rename(dir, o.Dir); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.floating != nil {
-		s.floating[id] = o
+	if s.closed {
+		return nil, ErrClosed
 	}
-	return o
+	s.floating[id] = o
+	s.verified[id] = true // hashed as it was written
+	delete(s.bad, id)
+	return o, nil
 }
 
 // hold records the pin on a freshly cached object and marks it used.
-func (s *Store) hold(id string, pin *os.File) (*Object, error) {
+func (s *Store) hold(id string, pin *os.File, sum string) (*Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -165,8 +209,10 @@ func (s *Store) hold(id string, pin *os.File) (*Object, error) {
 		old.Close()
 	}
 	s.held[id] = pin
+	s.verified[id] = true // hashed as it was written
+	delete(s.bad, id)
 	dir := filepath.Join(s.root, "objects", id)
-	return &Object{ID: id, Dir: dir}, touch(filepath.Join(dir, lockName))
+	return &Object{ID: id, Dir: dir, SHA256: sum}, touch(filepath.Join(dir, lockName))
 }
 
 // admit makes room under the limit and renames dir to objects/<id>. It

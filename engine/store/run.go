@@ -31,7 +31,11 @@ func newRun(tmpDir string) (string, *os.File, error) {
 			return "", nil, fmt.Errorf("register run: %w", err)
 		}
 		dir := filepath.Join(tmpDir, name)
-		if err := os.Mkdir(dir, 0o700); err != nil {
+		err = os.Mkdir(dir, 0o700)
+		if err == nil {
+			err = os.Mkdir(filepath.Join(dir, floatingDir), 0o700)
+		}
+		if err != nil {
 			f.Close()
 			os.Remove(lockPath)
 			return "", nil, fmt.Errorf("register run: %w", err)

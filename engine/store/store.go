@@ -30,7 +30,9 @@ type Store struct {
 	mu       sync.Mutex
 	closed   bool
 	held     map[string]*os.File // object id -> shared lock on objects/<id>/object.lock
-	floating map[string]*Object  // committed but not cached: lives in tmp/<run>/
+	floating map[string]*Object  // committed but not cached: lives in tmp/<run>/floating/
+	verified map[string]bool     // objects whose tree.tar matched its digest in this run
+	bad      map[string]bool     // stale or damaged objects this run no longer uses
 	seq      int
 }
 
@@ -56,8 +58,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
-	return &Store{root: root, run: run, runLck: lck, limit: limit,
-		held: map[string]*os.File{}, floating: map[string]*Object{}}, nil
+	return &Store{root: root, run: run, runLck: lck, limit: limit, held: map[string]*os.File{},
+		floating: map[string]*Object{}, verified: map[string]bool{}, bad: map[string]bool{}}, nil
 }
 
 // cacheDirTag is the signature of the Cache Directory Tagging Specification.
@@ -139,7 +141,15 @@ func (s *Store) nextName(prefix string) (string, error) {
 	return filepath.Join(s.run, fmt.Sprintf("%s-%d", prefix, s.seq)), nil
 }
 
-// RunDir returns this run's private directory under tmp/. Pending and
-// floating objects live there, so it is the one directory the build VM
-// may write: tree archives it saves land in place for a commit by rename.
+// RunDir returns this run's directory under tmp/, which the store and its
+// caller use for what lives only as long as the run. Pending objects are
+// written there, in no directory the build VM can see.
 func (s *Store) RunDir() string { return s.run }
+
+// FloatingDir returns tmp/<run>/floating/, where this run's floating
+// objects live: the only part of the run's area that the build VM needs
+// (read-only), to open a tree from a floating object.
+func (s *Store) FloatingDir() string { return filepath.Join(s.run, floatingDir) }
+
+// floatingDir is FloatingDir's name in tmp/<run>/.
+const floatingDir = "floating"

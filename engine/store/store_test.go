@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,7 +47,10 @@ func tryCommit(s *Store, id string, n int, c byte) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(p.TreePath(), bytes.Repeat([]byte{c}, n), 0o644); err != nil {
+	if err := p.WriteTree(func(w io.Writer) error {
+		_, err := w.Write(bytes.Repeat([]byte{c}, n))
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return p.Commit(map[string]json.RawMessage{"stage-" + id[60:]: json.RawMessage(`{"k":1}`)})
@@ -185,7 +189,9 @@ func TestAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(p.TreePath(), []byte("x"), 0o644)
+	if err := p.WriteTree(func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Abort(); err != nil {
 		t.Fatal(err)
 	}

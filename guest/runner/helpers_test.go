@@ -170,11 +170,12 @@ func (l *logs) add(m jsoncomm.Log) {
 	l.mu.Unlock()
 }
 
+// has says whether a whole line (text, then its newline) came on stream.
 func (l *logs) has(stream, text string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, m := range l.lines {
-		if m.Stream == stream && m.Text == text {
+		if m.Stream == stream && m.Text == text+"\n" {
 			return true
 		}
 	}

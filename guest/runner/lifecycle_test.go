@@ -62,7 +62,7 @@ func TestCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || jsoncomm.FromError(err).Kind != "canceled" {
 		t.Fatalf("err = %v, want canceled", err)
 	}
-	if len(got) != 1 || got[0] != "started" {
+	if len(got) != 1 || got[0] != "started\n" {
 		t.Errorf("logs = %q", got)
 	}
 	noProcess(t, "987654")

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/osbuild-vm/osbuild-vm/guest/runner/treetar"
-	"github.com/osbuild-vm/osbuild-vm/guest/runner/treetar/directio"
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
+	"github.com/osbuild-vm/osbuild-vm/guest/runner/directio"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
@@ -56,7 +56,9 @@ func (r *Runner) populate(ctx context.Context, dir, from string) (treetar.Stats,
 		return treetar.Stats{}, err
 	}
 	defer dr.Close()
-	st, err := treetar.Unpack(ctx, dr, dir)
+	// The agent is root: a working tree comes back exactly, owners, device
+	// nodes and every xattr, or not at all.
+	st, err := treetar.Unpack(ctx, dr, dir, treetar.Options{Owners: true})
 	if errors.Is(err, treetar.ErrUnsafePath) || errors.Is(err, treetar.ErrUnsupported) {
 		err = fmt.Errorf("%w: %w", err, jsoncomm.ErrInvalid)
 	}
@@ -65,9 +67,9 @@ func (r *Runner) populate(ctx context.Context, dir, from string) (treetar.Stats,
 
 // TreeSave serves tree.save: it archives working tree p.Tree to p.To,
 // through a temporary file in the same directory that is synced and then
-// renamed into place. The reply has no SHA256: hashing in the guest ran at
+// renamed into place. The reply has no digest: hashing in the guest ran at
 // 13-35 MB/s under TCG and dominated the save; the host hashes the archive
-// natively if it needs a digest (and must not trust the guest's anyway).
+// natively as it copies it out (and must not trust the guest's anyway).
 func (r *Runner) TreeSave(ctx context.Context, p jsoncomm.TreeSaveParams, _ func(jsoncomm.Log)) (jsoncomm.TreeInfo, error) {
 	if err := validTreeName(p.Tree); err != nil {
 		return jsoncomm.TreeInfo{}, err

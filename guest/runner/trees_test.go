@@ -43,9 +43,6 @@ func TestTreeRoundTrip(t *testing.T) {
 		t.Errorf("save info = %+v", first)
 	}
 	data, _ := os.ReadFile(first.Archive)
-	if first.SHA256 != "" {
-		t.Errorf("save reported sha256 %s; the host hashes archives itself", first.SHA256)
-	}
 	opened := openTree(t, c, "b", first.Archive)
 	if opened.Files != first.Files || opened.Bytes != first.Bytes {
 		t.Errorf("open info = %+v, save info %+v", opened, first)

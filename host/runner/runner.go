@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/osbuild-vm/osbuild-vm/engine/build"
 	"github.com/osbuild-vm/osbuild-vm/host/vm"
+	"github.com/osbuild-vm/osbuild-vm/internal/ctxio"
 	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
+	"golang.org/x/sys/unix"
 )
 
 // Share is a host directory the guest sees at GuestDir.
@@ -29,7 +32,7 @@ type Share struct {
 type Runner struct {
 	client *jsoncomm.Client
 	shares []Share
-	outDir string // the one host directory the guest may write
+	outDir string // the one host directory the guest may write; SaveTree copies out of it
 	seq    atomic.Int64
 	close  func() error
 	vm     *vm.VM // set by Boot, for the console on failure
@@ -48,8 +51,7 @@ var _ build.Executor = (*Runner)(nil)
 var ErrNotShared = errors.New("path is in no share")
 
 // guestPath maps a host path into the guest, through the share with the
-// longest matching directory (the writable out share lies inside the
-// read-only run share).
+// longest matching directory (shares may nest).
 func (r *Runner) guestPath(host string) (string, error) {
 	host = filepath.Clean(host)
 	best, bestLen := "", -1
@@ -78,11 +80,24 @@ func (r *Runner) OpenTree(ctx context.Context, name, from string) error {
 	return r.explain(r.client.Call(ctx, jsoncomm.MethodTreeOpen, p, nil, nil))
 }
 
-// SaveTree has the guest write the archive into the out share, then moves
-// it to to, out of the guest's reach, and only then checks that it is a
-// regular file: the guest could have left a symlink or a device there, and
-// checking before the move would race with it.
-func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
+// SaveTree has the guest write the archive into the out share, then copies
+// it from there to to, and removes the guest's file.
+//
+// A copy, not a rename: the guest could still change a file it wrote.
+// virtiofsd keeps a descriptor for every inode the guest looked up, so a
+// write handle the guest opened before the host moved the file, or a hard
+// link it made to the file inside the share, still reaches it after any
+// rename on the host. Bytes copied into to, which the host opened and the
+// guest never saw, are out of its reach once read; the store hashes them as
+// they pass (store.Pending.WriteTree), so the digest is of exactly what the
+// host keeps. The guest may still change the file during the copy, which
+// only changes what it hands back, as it could have written anything in
+// the first place. The copy is bounded by the size the file had when the
+// guest's reply came, so a guest that keeps writing cannot keep the host
+// copying; a file that shrinks meanwhile is refused. The file is opened
+// without following a symlink and must be regular (O_NONBLOCK: a fifo
+// would block the open).
+func (r *Runner) SaveTree(ctx context.Context, name string, to io.Writer) error {
 	tmp := filepath.Join(r.outDir, fmt.Sprintf("tree-%d.tar", r.seq.Add(1)))
 	g, err := r.guestPath(tmp)
 	if err != nil {
@@ -92,16 +107,35 @@ func (r *Runner) SaveTree(ctx context.Context, name, to string) error {
 	if err := r.client.Call(ctx, jsoncomm.MethodTreeSave, jsoncomm.TreeSaveParams{Tree: name, To: g}, nil, nil); err != nil {
 		return r.explain(err)
 	}
-	if err := os.Rename(tmp, to); err != nil {
+	if err := copyOut(ctx, tmp, to); err != nil {
 		return fmt.Errorf("save tree %s: %w", name, err)
 	}
-	fi, err := os.Lstat(to)
+	return nil
+}
+
+// copyOut copies the regular file at path, as large as it is now, to w.
+func copyOut(ctx context.Context, path string, w io.Writer) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("the guest left a symlink, not a file: %w", ErrUntrusted)
+	}
 	if err != nil {
-		return fmt.Errorf("save tree %s: %w", name, err)
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
 	}
 	if !fi.Mode().IsRegular() {
-		os.Remove(to)
-		return fmt.Errorf("save tree %s: the guest left a %v, not a file: %w", name, fi.Mode().Type(), ErrUntrusted)
+		return fmt.Errorf("the guest left a %v, not a file: %w", fi.Mode().Type(), ErrUntrusted)
+	}
+	n, err := io.CopyBuffer(w, ctxio.Reader(ctx, io.LimitReader(f, fi.Size())), make([]byte, 1<<20))
+	if err != nil {
+		return err
+	}
+	if n != fi.Size() {
+		return fmt.Errorf("archive shrank from %d to %d bytes while copied: %w", fi.Size(), n, ErrUntrusted)
 	}
 	return nil
 }
@@ -119,6 +153,8 @@ func (r *Runner) RunStage(ctx context.Context, run *build.StageRun, out func(str
 		return nil, err
 	}
 	var res jsoncomm.StageResult
+	// the agent sends a stage's output a line at a time with its newline,
+	// a long line in pieces (guest/runner streamLines): text as it is
 	onLog := func(l jsoncomm.Log) { out(l.Stream, l.Text) }
 	if err := r.client.Call(ctx, jsoncomm.MethodStageRun, p, &res, onLog); err != nil {
 		return nil, r.explain(err)

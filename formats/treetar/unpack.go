@@ -15,17 +15,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Unpack extracts the tar archive r into the existing directory dir. An
-// entry "./" or "." sets dir's own attributes. ctx is checked between
-// entries. On error, dir holds what was extracted so far; the caller
-// removes it.
-func Unpack(ctx context.Context, r io.Reader, dir string) (Stats, error) {
+// Unpack extracts the tar archive r into the existing directory dir, as
+// opts allow. An entry "./" or "." sets dir's own attributes. ctx is
+// checked between entries. On error, dir holds what was extracted so far;
+// the caller removes it.
+func Unpack(ctx context.Context, r io.Reader, dir string, opts Options) (Stats, error) {
 	root, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return Stats{}, fmt.Errorf("unpack into %s: %w", dir, err)
 	}
 	defer unix.Close(root)
-	u := &unpacker{root: root, parent: -1, buf: make([]byte, bufSize), chown: os.Geteuid() == 0}
+	u := &unpacker{root: root, parent: -1, buf: make([]byte, bufSize), opts: opts,
+		uid: os.Geteuid(), gid: os.Getegid(), devices: map[string]bool{}}
 	defer u.closeParent()
 	tr := tar.NewReader(bufio.NewReaderSize(r, bufSize))
 	for {
@@ -49,19 +50,25 @@ func Unpack(ctx context.Context, r io.Reader, dir string) (Stats, error) {
 	return u.stats, nil
 }
 
-type dirTime struct {
+// dirAttr is what is set on a directory once its entries are in place:
+// its mode (a read-only directory would refuse them) and its mtime (they
+// change it).
+type dirAttr struct {
 	rel   string
+	mode  uint32
 	mtime time.Time
 }
 
 type unpacker struct {
-	root    int
-	parent  int    // descriptor of the last parent directory opened
-	parentP string // its path relative to root
-	buf     []byte
-	chown   bool
-	dirs    []dirTime
-	stats   Stats
+	root     int
+	parent   int    // descriptor of the last parent directory opened
+	parentP  string // its path relative to root
+	buf      []byte
+	opts     Options
+	uid, gid int             // the caller's, for counting owners not kept
+	devices  map[string]bool // device nodes left out, for hard links to them
+	dirs     []dirAttr
+	stats    Stats
 }
 
 // cleanName turns an archive name into a path relative to the tree root,
@@ -82,6 +89,9 @@ func cleanName(name string) (string, error) {
 func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	rel, err := cleanName(hdr.Name)
 	if err != nil {
+		return err
+	}
+	if err := u.check(hdr); err != nil {
 		return err
 	}
 	if rel == "." {
@@ -105,11 +115,25 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		return u.symlink(pfd, base, hdr)
 	case tar.TypeLink:
-		return u.hardlink(pfd, base, hdr)
+		return u.hardlink(pfd, rel, base, hdr)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return u.node(pfd, base, hdr)
+		return u.node(pfd, rel, base, hdr)
 	}
 	return fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupported)
+}
+
+// check refuses what Pack never writes and counts an owner that is not
+// restored.
+func (u *unpacker) check(hdr *tar.Header) error {
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, sparsePrefix) {
+			return fmt.Errorf("sparse file: %w", ErrUnsupported)
+		}
+	}
+	if !u.opts.Owners && hdr.Typeflag != tar.TypeLink && (hdr.Uid != u.uid || hdr.Gid != u.gid) {
+		u.stats.Dropped.Owners++
+	}
+	return nil
 }
 
 // openParent opens directory rel below the root, refusing symlinks on the

@@ -54,13 +54,16 @@ func (u *unpacker) replaceWithDir(pfd int, base string) error {
 	return unix.Mkdirat(pfd, base, 0o700)
 }
 
-// dirAttrs sets a directory's owner, mode and xattrs now, and its mtime at
-// the end, after its entries stopped changing it.
+// dirAttrs sets a directory's owner and xattrs now, and its mode and mtime
+// at the end (finishDirs), once its entries are in place.
 func (u *unpacker) dirAttrs(fd int, rel string, hdr *tar.Header) error {
-	if err := u.fdAttrs(fd, hdr); err != nil {
+	if err := u.chown(fd, -1, "", hdr); err != nil {
 		return err
 	}
-	u.dirs = append(u.dirs, dirTime{rel: rel, mtime: hdr.ModTime})
+	if err := u.xattrs(xattrAccess{fd: fd}, hdr); err != nil {
+		return err
+	}
+	u.dirs = append(u.dirs, dirAttr{rel: rel, mode: u.mode(hdr), mtime: hdr.ModTime})
 	return nil
 }
 
@@ -92,33 +95,77 @@ func (u *unpacker) regular(pfd int, base string, hdr *tar.Header, r io.Reader) e
 // fdAttrs sets owner, then mode (chown clears setuid bits), then xattrs
 // (chown clears security.capability) on an open entry.
 func (u *unpacker) fdAttrs(fd int, hdr *tar.Header) error {
-	if u.chown {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
+	if err := u.chown(fd, -1, "", hdr); err != nil {
+		return err
 	}
-	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
+	if err := unix.Fchmod(fd, u.mode(hdr)); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	return writeXattrs(xattrAccess{fd: fd}, hdr.PAXRecords)
+	return u.xattrs(xattrAccess{fd: fd}, hdr)
 }
 
 // nameAttrs is fdAttrs for entries without a descriptor of their own.
 func (u *unpacker) nameAttrs(pfd int, base string, hdr *tar.Header, chmod bool) error {
-	if u.chown {
-		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
+	if err := u.chown(-1, pfd, base, hdr); err != nil {
+		return err
 	}
 	if chmod {
-		if err := unix.Fchmodat(pfd, base, uint32(hdr.Mode&0o7777), 0); err != nil {
+		if err := unix.Fchmodat(pfd, base, u.mode(hdr), 0); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
-	if err := writeXattrs(entryXattrs(-1, pfd, base), hdr.PAXRecords); err != nil {
+	if err := u.xattrs(entryXattrs(-1, pfd, base), hdr); err != nil {
 		return err
 	}
 	return setMtime(pfd, base, hdr.ModTime)
+}
+
+// chown restores the entry's owner when Options.Owners says so: through
+// fd when it is open, else by name in pfd without following a symlink.
+func (u *unpacker) chown(fd, pfd int, base string, hdr *tar.Header) error {
+	if !u.opts.Owners {
+		return nil
+	}
+	var err error
+	if fd >= 0 {
+		err = unix.Fchown(fd, hdr.Uid, hdr.Gid)
+	} else {
+		err = unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	return nil
+}
+
+// mode is the entry's permission bits as restored: an entry whose owner
+// (group) is not restored keeps no setuid (setgid) bit, as libarchive's
+// set_mode decides (see Options.Owners).
+func (u *unpacker) mode(hdr *tar.Header) uint32 {
+	mode := uint32(hdr.Mode & 0o7777)
+	if u.opts.Owners {
+		return mode
+	}
+	clear := uint32(0)
+	if hdr.Uid != u.uid {
+		clear |= unix.S_ISUID
+	}
+	if hdr.Gid != u.gid {
+		clear |= unix.S_ISGID
+	}
+	if mode&clear != 0 {
+		u.stats.Dropped.SetID++
+		mode &^= clear
+	}
+	return mode
+}
+
+// xattrs sets the entry's extended attributes; with Options.Lossy, those
+// the destination refuses are counted instead.
+func (u *unpacker) xattrs(x xattrAccess, hdr *tar.Header) error {
+	refused, err := writeXattrs(x, hdr.PAXRecords, u.opts.Lossy)
+	u.stats.Dropped.Xattrs += refused
+	return err
 }
 
 func (u *unpacker) symlink(pfd int, base string, hdr *tar.Header) error {
@@ -128,7 +175,12 @@ func (u *unpacker) symlink(pfd int, base string, hdr *tar.Header) error {
 	return u.nameAttrs(pfd, base, hdr, false)
 }
 
-func (u *unpacker) node(pfd int, base string, hdr *tar.Header) error {
+func (u *unpacker) node(pfd int, rel, base string, hdr *tar.Header) error {
+	if hdr.Typeflag != tar.TypeFifo && !u.opts.Owners {
+		u.stats.Dropped.Devices++
+		u.devices[rel] = true
+		return nil
+	}
 	kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 	if err := unix.Mknodat(pfd, base, kind|0o600, int(dev)); err != nil {
@@ -138,11 +190,17 @@ func (u *unpacker) node(pfd int, base string, hdr *tar.Header) error {
 }
 
 // hardlink links base to an entry extracted earlier; the target is
-// resolved like any entry's name, beneath the root without symlinks.
-func (u *unpacker) hardlink(pfd int, base string, hdr *tar.Header) error {
+// resolved like any entry's name, beneath the root without symlinks. A
+// link to a device node that was left out is left out as well.
+func (u *unpacker) hardlink(pfd int, rel, base string, hdr *tar.Header) error {
 	target, err := cleanName(hdr.Linkname)
 	if err != nil || target == "." {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, ErrUnsafePath)
+	}
+	if u.devices[target] {
+		u.stats.Dropped.Devices++
+		u.devices[rel] = true
+		return nil
 	}
 	tdir := u.root
 	if d := path.Dir(target); d != "." {
@@ -157,19 +215,34 @@ func (u *unpacker) hardlink(pfd int, base string, hdr *tar.Header) error {
 	return nil
 }
 
-// finishDirs sets directories' mtimes, deepest last-listed first.
+// finishDirs sets directories' modes and mtimes, deepest last-listed
+// first, so that a directory is still writable while its entries' are set.
 func (u *unpacker) finishDirs() error {
 	for i := len(u.dirs) - 1; i >= 0; i-- {
 		d := u.dirs[i]
-		pfd, err := u.openParent(path.Dir(d.rel))
-		if err != nil {
-			return err
-		}
-		if err := setMtime(pfd, path.Base(d.rel), d.mtime); err != nil {
+		if err := u.finishDir(d); err != nil {
 			return fmt.Errorf("%s: %w", d.rel, err)
 		}
 	}
 	return nil
+}
+
+func (u *unpacker) finishDir(d dirAttr) error {
+	pfd, err := u.openParent(path.Dir(d.rel))
+	if err != nil {
+		return err
+	}
+	base := path.Base(d.rel)
+	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory: %w", err)
+	}
+	err = unix.Fchmod(fd, d.mode)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	return setMtime(pfd, base, d.mtime)
 }
 
 // setMtime sets an entry's atime and mtime to t, never following a final

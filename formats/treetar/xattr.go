@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,19 +87,28 @@ func readXattrs(b *xattrBufs, fd, dirfd int, name string) (map[string]string, er
 	return recs, nil
 }
 
-// writeXattrs sets the xattrs among an entry's PAX records.
-func writeXattrs(x xattrAccess, recs map[string]string) error {
-	for key, value := range recs {
+// writeXattrs sets the xattrs among an entry's PAX records, in name
+// order. With lossy, one the destination refuses (EPERM, EOPNOTSUPP) is
+// skipped and counted; otherwise it is an error.
+func writeXattrs(x xattrAccess, recs map[string]string, lossy bool) (int64, error) {
+	var refused int64
+	for _, key := range slices.Sorted(maps.Keys(recs)) {
 		name, ok := strings.CutPrefix(key, xattrPrefix)
 		if !ok {
 			continue
 		}
+		value := recs[key]
 		if name == "" || len(value) > maxXattrSize {
-			return fmt.Errorf("xattr %q: %w", name, ErrUnsupported)
+			return refused, fmt.Errorf("xattr %q: %w", name, ErrUnsupported)
 		}
-		if err := x.set(name, []byte(value)); err != nil {
-			return fmt.Errorf("set xattr %s: %w", name, err)
+		err := x.set(name, []byte(value))
+		if lossy && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP)) {
+			refused++
+			continue
+		}
+		if err != nil {
+			return refused, fmt.Errorf("set xattr %s: %w", name, err)
 		}
 	}
-	return nil
+	return refused, nil
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/osbuild-vm/osbuild-vm/guest/runner/treetar"
+	"github.com/osbuild-vm/osbuild-vm/formats/treetar"
 )
 
 // A tree goes out with Pack and comes back with Unpack.
@@ -20,7 +20,7 @@ func Example() {
 
 	var archive bytes.Buffer
 	st, err := treetar.Pack(context.Background(), src, &archive)
-	fmt.Println(st, err)
+	fmt.Println(st.Files, st.Bytes, err)
 
 	tr := tar.NewReader(bytes.NewReader(archive.Bytes()))
 	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
@@ -29,13 +29,13 @@ func Example() {
 
 	dst, _ := os.MkdirTemp("", "tree")
 	defer os.RemoveAll(dst)
-	st, err = treetar.Unpack(context.Background(), &archive, dst)
+	st, err = treetar.Unpack(context.Background(), &archive, dst, treetar.Options{})
 	data, _ := os.ReadFile(filepath.Join(dst, "etc/hostname"))
-	fmt.Printf("%v %v %q\n", st, err, data)
+	fmt.Printf("%d %d %v %q\n", st.Files, st.Bytes, err, data)
 	// Output:
-	// {2 6} <nil>
+	// 2 6 <nil>
 	// ./
 	// ./etc/
 	// ./etc/hostname
-	// {2 6} <nil> "build\n"
+	// 2 6 <nil> "build\n"
 }

@@ -34,7 +34,7 @@ func BenchmarkTransfer(b *testing.B) {
 		os.Mkdir(dst, 0o755)
 		f, _ := os.Open(first)
 		begin := time.Now()
-		if _, err := Unpack(context.Background(), f, dst); err != nil {
+		if _, err := Unpack(context.Background(), f, dst, Options{Owners: true}); err != nil {
 			b.Fatal(err)
 		}
 		f.Close()
