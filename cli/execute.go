@@ -119,7 +119,7 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		StageTimeout: cfg.StageTimeout,
 		Monitor:      &monitorAdapter{m: cfg.Monitor},
 		PrepareDir:   st.FloatingDir(),
-		Prepare:      prepare,
+		Prepare:      prepare(st),
 	})
 	recordResult(res, r)
 	return err

@@ -47,18 +47,29 @@ type Config struct {
 	// PrepareDir is a directory the executor can read, where Prepare
 	// writes its archives.
 	PrepareDir string
-	// Prepare, by stage type, does natively on the host the first part of
-	// a stage that starts a pipeline on an empty tree, where that part
-	// runs no target code: it writes the tree archive the stage then
-	// finds (a new Debian system's essential set, unpacked). The stage
-	// must give the same result from an empty tree.
+	// Prepare, by stage type, does natively on the host the part of a
+	// stage that runs no target code, before the VM runs the rest: it may
+	// hand the stage more inputs (packages made faster to unpack) and,
+	// when the stage starts its pipeline on an empty tree, the tree
+	// archive the stage then finds (a new Debian system's essential set,
+	// unpacked). The stage must give the same result without it.
 	Prepare map[string]PrepareFunc
 }
 
-// PrepareFunc writes the tree archive a stage starts from, given the
-// stage's inputs as the executor gets them, and returns a line saying
-// what it did.
-type PrepareFunc func(ctx context.Context, inputs map[string]StageInput, archive string) (string, error)
+// Prepared is what the host's part of a stage hands on.
+type Prepared struct {
+	// Archive is a tree archive (in PrepareDir) to start the empty tree
+	// from, or "".
+	Archive string
+	// Inputs are added to the stage's inputs.
+	Inputs map[string]StageInput
+	// Note says what was done, for the stage's log.
+	Note string
+}
+
+// PrepareFunc is the host's part of a stage, given the stage's inputs as
+// the executor gets them and whether its tree is empty.
+type PrepareFunc func(ctx context.Context, inputs map[string]StageInput, empty bool, dir string) (*Prepared, error)
 
 // ErrStageFailed is returned (wrapped) when a stage exits non-zero.
 var ErrStageFailed = errors.New("stage failed")

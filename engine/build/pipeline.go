@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
@@ -146,29 +145,42 @@ func (b *builder) commit(ctx context.Context, name, id string, meta json.RawMess
 	return nil
 }
 
-// prepare runs the host's part of a stage that meets an empty tree (see
-// Config.Prepare) and reopens the working tree from its archive.
+// prepare runs the host's part of a stage (see Config.Prepare): adds the
+// inputs it made and reopens an empty working tree from its archive.
 func (b *builder) prepare(ctx context.Context, p *manifest.Pipeline, run *StageRun, out func(stream, text string)) error {
 	empty := b.empty[p.ID]
 	b.empty[p.ID] = false
 	prep := b.cfg.Prepare[run.Type]
-	if !empty || prep == nil {
+	if prep == nil {
 		return nil
 	}
 	if err := os.MkdirAll(b.cfg.PrepareDir, 0o700); err != nil {
 		return err
 	}
-	archive := filepath.Join(b.cfg.PrepareDir, run.ID+".prepared.tar")
-	defer os.Remove(archive)
-	note, err := prep(ctx, run.Inputs, archive)
+	res, err := prep(ctx, run.Inputs, empty, b.cfg.PrepareDir)
 	if err != nil {
 		return fmt.Errorf("prepare on the host: %w", err)
 	}
-	out("stdout", "host: "+note+"\n")
+	for name, in := range res.Inputs {
+		if _, dup := run.Inputs[name]; dup {
+			return fmt.Errorf("prepare on the host: input %q exists already", name)
+		}
+		run.Inputs[name] = in
+	}
+	if res.Note != "" {
+		out("stdout", "host: "+res.Note+"\n")
+	}
+	if res.Archive == "" {
+		return nil
+	}
+	defer os.Remove(res.Archive)
+	if !empty {
+		return fmt.Errorf("prepare on the host: a tree archive for a tree that is not empty")
+	}
 	if err := b.exec.CloseTree(ctx, p.ID); err != nil {
 		return err
 	}
-	return b.exec.OpenTree(ctx, p.ID, archive)
+	return b.exec.OpenTree(ctx, p.ID, res.Archive)
 }
 
 // stageRun resolves s's module and inputs into what the executor runs.

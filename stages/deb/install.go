@@ -41,7 +41,13 @@ func Install(ctx context.Context, args *api.Arguments) error {
 	if err := args.DecodeOptions(&opts); err != nil {
 		return err
 	}
-	paths, err := args.Files("packages")
+	// The host hands the packages over uncompressed too, when it can: the
+	// same packages, that dpkg unpacks without an emulated decompressor.
+	input := "packages"
+	if _, ok := args.Inputs["packages-uncompressed"]; ok {
+		input = "packages-uncompressed"
+	}
+	paths, err := args.Files(input)
 	if err != nil {
 		return err
 	}
@@ -52,7 +58,7 @@ func Install(ctx context.Context, args *api.Arguments) error {
 	if err != nil {
 		return err
 	}
-	inst := &installer{tree: args.Tree, epoch: sourceEpoch(), pkgs: pkgs, inputDir: args.Inputs["packages"].Path}
+	inst := &installer{tree: args.Tree, epoch: sourceEpoch(), pkgs: pkgs, inputDir: args.Inputs[input].Path}
 	if err := inst.auto(args); err != nil {
 		return err
 	}
