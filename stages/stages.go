@@ -58,6 +58,7 @@ var builtin = map[string]Stage{
 	"org.osbuild.deb.extract":         deb.Extract,
 	"org.osbuild.deb.install":         deb.Install,
 	"org.osbuild.deb.cleanup":         deb.Cleanup,
+	"org.osbuild.apt.sources":         deb.AptSources,
 }
 
 var assemblers = map[string]Stage{
