@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/formats/deb822"
 )
@@ -20,8 +21,9 @@ const MaxControlSize = 64 << 20
 // ControlFile is one file of the control archive: a maintainer script,
 // md5sums, conffiles, triggers, shlibs, ...
 type ControlFile struct {
-	Mode fs.FileMode
-	Data []byte
+	Mode    fs.FileMode
+	ModTime time.Time
+	Data    []byte
 }
 
 // Control is a package's control archive: its control paragraph and every
@@ -84,7 +86,7 @@ func readControlTar(r io.Reader) (*Control, error) {
 		if err != nil {
 			return nil, fmt.Errorf("control member %q: %w: %w", name, ErrFormat, err)
 		}
-		c.Files[name] = ControlFile{Mode: hdr.FileInfo().Mode().Perm(), Data: data}
+		c.Files[name] = ControlFile{Mode: hdr.FileInfo().Mode().Perm(), ModTime: hdr.ModTime, Data: data}
 	}
 	ctl, ok := c.Files["control"]
 	if !ok {

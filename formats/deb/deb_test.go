@@ -112,8 +112,8 @@ func TestReadControl(t *testing.T) {
 	}
 	want := map[string]ControlFile{
 		"control":  c.Files["control"],
-		"postinst": {Mode: 0o755, Data: []byte("#!/bin/sh\nexit 0\n")},
-		"md5sums":  {Mode: 0o644, Data: []byte("d41d8cd98f00b204e9800998ecf8427e  usr/bin/hello\n")},
+		"postinst": {Mode: 0o755, ModTime: c.Files["postinst"].ModTime, Data: []byte("#!/bin/sh\nexit 0\n")},
+		"md5sums":  {Mode: 0o644, ModTime: c.Files["md5sums"].ModTime, Data: []byte("d41d8cd98f00b204e9800998ecf8427e  usr/bin/hello\n")},
 	}
 	if d := cmp.Diff(want, c.Files); d != "" {
 		t.Errorf("files (-want +got):\n%s", d)

@@ -148,9 +148,14 @@ func runDpkg(ctx context.Context, tree, epoch string, prog *progress, what strin
 // runInTree runs a program of the tree, chrooted into it, with dpkg's
 // environment; its output goes to the stage's.
 func runInTree(ctx context.Context, tree, epoch, prog string, args ...string) error {
+	return runScript(ctx, tree, dpkgEnv(epoch), prog, args...)
+}
+
+// runScript runs prog of the tree, chrooted into it, with env.
+func runScript(ctx context.Context, tree string, env []string, prog string, args ...string) error {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Dir = "/"
-	cmd.Env = dpkgEnv(epoch)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: tree, Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second

@@ -104,18 +104,13 @@ func (in *installer) auto(args *api.Arguments) error {
 
 func (in *installer) run(ctx context.Context) (err error) {
 	status := filepath.Join(in.tree, "var/lib/dpkg/status")
-	fi, serr := os.Lstat(status)
-	if errors.Is(serr, os.ErrNotExist) {
+	if _, err := os.Lstat(status); errors.Is(err, os.ErrNotExist) {
 		if err := in.unpackEssential(ctx); err != nil {
 			return err
 		}
-		fi, serr = os.Lstat(status)
-	}
-	if serr != nil {
-		return fmt.Errorf("deb.install: the dpkg database: %w", serr)
 	}
 	var essential []*bootstrap.Package
-	if fi.Size() == 0 {
+	if _, err := os.Lstat(filepath.Join(in.tree, bootstrap.Unpacked)); err == nil {
 		// unpacked, never installed: the essential set comes first
 		essential = bootstrap.EssentialSet(in.pkgs)
 	}
@@ -131,12 +126,49 @@ func (in *installer) run(ctx context.Context) (err error) {
 	defer func() { err = errors.Join(err, c.Close()) }()
 	prog := newProgress(os.Stdout, len(essential)+len(todo))
 	if len(essential) > 0 {
-		start := time.Now()
-		what := fmt.Sprintf("install the essential set (%d packages)", len(essential))
-		if err := runDpkg(ctx, in.tree, in.epoch, prog, what, append([]string{"--install", "--force-depends"}, in.archives(essential)...)...); err != nil {
+		if err := in.installEssential(ctx, essential, prog); err != nil {
 			return err
 		}
-		fmt.Printf("deb: installed the essential set in %.1fs\n", time.Since(start).Seconds())
+	}
+	if err := in.installRest(ctx, c, todo, installed, prog); err != nil {
+		return err
+	}
+	if err := in.verify(); err != nil {
+		return err
+	}
+	return in.markAuto(ctx, todo)
+}
+
+// installEssential finishes what mmdebstrap's `dpkg --install
+// --force-depends` of the essential set does on a tree where the set is
+// unpacked and dpkg's records of it are staged (bootstrap.Unpacked): for
+// each package in order its preinst runs, then its status stanza goes in,
+// as dpkg --unpack would have left it; then dpkg configures them all.
+// dpkg's own unpack, which would write every file again, is what this
+// saves under emulation.
+func (in *installer) installEssential(ctx context.Context, essential []*bootstrap.Package, prog *progress) error {
+	start := time.Now()
+	if err := in.preinsts(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("deb: ran the essential set's preinsts in %.1fs\n", time.Since(start).Seconds())
+	args := []string{"--configure", "--force-depends"}
+	for _, p := range essential {
+		args = append(args, p.Name)
+	}
+	what := fmt.Sprintf("configure the essential set (%d packages)", len(essential))
+	if err := runDpkg(ctx, in.tree, in.epoch, prog, what, args...); err != nil {
+		return err
+	}
+	fmt.Printf("deb: installed the essential set in %.1fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+// installRest installs the packages after the essential set as apt drives
+// dpkg (bootstrap.InstallPlan).
+func (in *installer) installRest(ctx context.Context, c *chroot, todo []*bootstrap.Package, installed map[string]string, prog *progress) error {
+	if len(todo) == 0 {
+		return nil
 	}
 	start := time.Now()
 	runs, err := bootstrap.InstallPlan(todo, func(name string) bool { return installed[name] != "" })
@@ -163,13 +195,8 @@ func (in *installer) run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if len(todo) > 0 {
-		fmt.Printf("deb: installed %d more packages in %.1fs\n", len(todo), time.Since(start).Seconds())
-	}
-	if err := in.verify(); err != nil {
-		return err
-	}
-	return in.markAuto(ctx, todo)
+	fmt.Printf("deb: installed %d more packages in %.1fs\n", len(todo), time.Since(start).Seconds())
+	return nil
 }
 
 // pending is what remains to install after the essential set: packages

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,9 @@ func WriteEssential(ctx context.Context, w io.Writer, pkgs []*Package, mtime tim
 			return fmt.Errorf("unpack %s: %w", p.Name, err)
 		}
 	}
+	if err := t.finish(); err != nil {
+		return err
+	}
 	return t.tw.Close()
 }
 
@@ -72,9 +76,11 @@ type node struct {
 // merger writes one archive from several, keeping the tree they make
 // together (types and symlink targets only) to resolve names.
 type merger struct {
-	tw    *tar.Writer
-	nodes map[string]*node // "" is the root, else "a/b"
-	mtime time.Time
+	tw        *tar.Writer
+	nodes     map[string]*node // "" is the root, else "a/b"
+	mtime     time.Time
+	staged    int // packages staged in Unpacked
+	interests interests
 }
 
 func (t *merger) skeleton(arch string) error {
@@ -105,9 +111,13 @@ func (t *merger) skeleton(arch string) error {
 	return nil
 }
 
-// add writes an entry the merger made itself (name already canonical).
+// add writes an entry the merger made itself (name already canonical),
+// with the merger's mtime unless the header has one.
 func (t *merger) add(h *tar.Header, r io.Reader) error {
-	h.ModTime, h.Format = t.mtime, tar.FormatPAX
+	if h.ModTime.IsZero() {
+		h.ModTime = t.mtime
+	}
+	h.Format = tar.FormatPAX
 	t.nodes[h.Name] = &node{kind: h.Typeflag, target: h.Linkname}
 	return t.write(h, r)
 }
@@ -138,7 +148,81 @@ func (t *merger) write(h *tar.Header, r io.Reader) error {
 	return nil
 }
 
+// unpack unpacks p's data and records what dpkg --unpack would: the
+// info files, the conffiles' .dpkg-new copies, its status stanza and its
+// trigger interests.
 func (t *merger) unpack(ctx context.Context, p *Package) error {
+	ctl, err := readControlFile(p.Path)
+	if err != nil {
+		return err
+	}
+	rec := newRecord(ctl)
+	if err := t.data(ctx, p, rec); err != nil {
+		return err
+	}
+	for _, f := range rec.infoFiles() {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: "var/lib/dpkg/info/" + f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: f.mtime}
+		if err := t.add(h, bytes.NewReader(f.data)); err != nil {
+			return err
+		}
+	}
+	if err := t.dpkgNew(rec); err != nil {
+		return err
+	}
+	if err := t.stage(rec); err != nil {
+		return err
+	}
+	t.interests.add(rec)
+	return nil
+}
+
+// stage writes Unpacked/NNNN/{tmp.ci/*,status} for the package.
+func (t *merger) stage(rec *record) error {
+	dir := fmt.Sprintf("%s/%04d", Unpacked, t.staged)
+	t.staged++
+	if t.staged == 1 {
+		if err := t.add(&tar.Header{Typeflag: tar.TypeDir, Name: Unpacked, Mode: 0o755}, nil); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{dir, dir + "/tmp.ci"} {
+		if err := t.add(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755}, nil); err != nil {
+			return err
+		}
+	}
+	for _, n := range sortedNames(rec.ctl.Files) {
+		f := rec.ctl.Files[n]
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: dir + "/tmp.ci/" + n, Mode: int64(f.Mode), Size: int64(len(f.Data)), ModTime: f.ModTime}
+		if err := t.add(h, bytes.NewReader(f.Data)); err != nil {
+			return err
+		}
+	}
+	return t.addFile(dir+"/status", rec.stanza())
+}
+
+// dpkgNew writes each conffile again as <name>.dpkg-new, where dpkg
+// --unpack leaves a conffile for dpkg --configure to put in place.
+func (t *merger) dpkgNew(rec *record) error {
+	for _, name := range rec.conffileNames() {
+		h, ok := rec.confHdrs[name]
+		if !ok {
+			continue // listed, not shipped
+		}
+		target, err := t.resolve(name+".dpkg-new", false)
+		if err != nil {
+			return err
+		}
+		c := *h
+		c.Name = target
+		t.nodes[target] = &node{kind: tar.TypeReg}
+		if err := t.write(&c, bytes.NewReader(rec.conffiles[name])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *merger) data(ctx context.Context, p *Package, rec *record) error {
 	f, err := os.Open(p.Path)
 	if err != nil {
 		return err
@@ -161,10 +245,40 @@ func (t *merger) unpack(ctx context.Context, p *Package) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := t.entry(h, tr); err != nil {
+		content, done := rec.entry(h, tr)
+		if content == nil {
+			return done()
+		}
+		if err := t.entry(h, content); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
+		if err := done(); err != nil {
+			return err
+		}
 	}
+}
+
+// finish writes what dpkg keeps about the trigger interests of all the
+// packages unpacked.
+func (t *merger) finish() error {
+	if len(t.interests.file) > 0 {
+		if err := t.addFile("var/lib/dpkg/triggers/File", strings.Join(t.interests.file, "\n")+"\n"); err != nil {
+			return err
+		}
+	}
+	for _, name := range t.interests.order {
+		if strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+			return fmt.Errorf("trigger name %q: %w", name, ErrUnpack)
+		}
+		if err := t.addFile("var/lib/dpkg/triggers/"+name, strings.Join(t.interests.explicit[name], "\n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *merger) addFile(name, body string) error {
+	return t.add(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body))}, strings.NewReader(body))
 }
 
 // entry applies one data.tar entry as tar --keep-directory-symlink does.

@@ -128,7 +128,13 @@ func TestWriteEssentialMergedUsr(t *testing.T) {
 		"5 ./", "0 ./usr/bin/dpkg", "1 ./usr/bin/dpkg-hard -> ./usr/bin/dpkg",
 		"5 ./", "5 ./lib/", "0 ./lib/libc.so",
 	}
-	if d := cmp.Diff(want, got[i:]); d != "" {
+	var data []string
+	for _, e := range got[i:] {
+		if !strings.Contains(e, "./var/lib/dpkg/") {
+			data = append(data, e)
+		}
+	}
+	if d := cmp.Diff(want, data); d != "" {
 		t.Errorf("package entries (-want +got):\n%s\nwhole archive: %q", d, got)
 	}
 	for _, w := range []string{"0 ./var/lib/dpkg/status", "0 ./var/lib/dpkg/arch", "0 ./etc/fstab", "3 ./dev/null", "5 ./tmp/"} {
