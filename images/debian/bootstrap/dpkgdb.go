@@ -32,8 +32,8 @@ const maxConffiles = 16 << 20
 type record struct {
 	stem      string // info file name stem: "name", or "name:arch" for Multi-Arch: same
 	ctl       *debfile.Control
-	list      []string          // the package's paths in archive order, "/." first
-	md5       []string          // md5sums lines computed, for a package that ships none
+	list      []string               // the package's paths in archive order, "/." first
+	md5       []string               // md5sums lines computed, for a package that ships none
 	conffiles map[string][]byte      // conffile (archive path) -> content
 	confHdrs  map[string]*tar.Header // its entry
 	kept      int64
