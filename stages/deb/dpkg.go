@@ -93,6 +93,7 @@ func (p *progress) scripts(r io.Reader) {
 
 // runDpkg runs the tree's own dpkg chrooted into the tree.
 func runDpkg(ctx context.Context, tree, epoch string, prog *progress, what string, args ...string) error {
+	start := time.Now()
 	cmd := exec.CommandContext(ctx, "/usr/bin/dpkg", append([]string{"--status-fd=3", "--debug=2"}, args...)...)
 	cmd.Dir = "/"
 	cmd.Env = dpkgEnv(epoch)
@@ -142,6 +143,7 @@ func runDpkg(ctx context.Context, tree, epoch string, prog *progress, what strin
 	if werr != nil {
 		return fmt.Errorf("dpkg: %s: %w", what, werr)
 	}
+	prog.printf("deb: dpkg: %s: %.1fs", what, time.Since(start).Seconds())
 	return nil
 }
 
