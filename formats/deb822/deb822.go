@@ -49,7 +49,15 @@ type Paragraph []Field
 // as deb822 says) and whether it was present.
 func (p Paragraph) Get(name string) (string, bool) {
 	for _, f := range p {
-		if strings.EqualFold(f.Name, name) {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	// Field names are ASCII (checkName), so names that differ in length
+	// cannot be equal when folded: a cheap test for a Packages entry,
+	// which is asked for a dozen fields it mostly lacks.
+	for _, f := range p {
+		if len(f.Name) == len(name) && strings.EqualFold(f.Name, name) {
 			return f.Value, true
 		}
 	}
