@@ -84,7 +84,7 @@ func (s *state) describe(r archive.Relation, owner *Pkg) string {
 			return fmt.Sprintf("%s: %s is not Multi-Arch: allowed", r, t)
 		}
 	}
-	for _, pr := range u.providers[r.Name] {
+	for _, pr := range u.providers(r.Name) {
 		v := "without a version"
 		if pr.versioned {
 			v = r.Name + " " + pr.ver.String()

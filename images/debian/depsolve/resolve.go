@@ -127,7 +127,7 @@ func (u *Universe) lookup(name string, realOnly bool) (*Pkg, error) {
 	}
 	var provs []string
 	var only *Pkg
-	for _, pr := range u.providers[name] {
+	for _, pr := range u.providers(name) {
 		if !slices.Contains(provs, pr.pkg.Package.Package) {
 			provs = append(provs, pr.pkg.Package.Package)
 			only = pr.pkg
@@ -147,7 +147,8 @@ func (u *Universe) lookup(name string, realOnly bool) (*Pkg, error) {
 	return nil, fmt.Errorf("%s: %w: a virtual package provided by %s; name one of them", name, ErrBadRequest, strings.Join(provs, ", "))
 }
 
-// essentialSet is every Essential: yes candidate not excluded, by apt ID.
+// essentialSet is every Essential: yes candidate not excluded, in index
+// order.
 func (u *Universe) essentialSet(s *state) []*Pkg {
 	var out []*Pkg
 	for _, p := range u.pkgs {
@@ -155,13 +156,13 @@ func (u *Universe) essentialSet(s *state) []*Pkg {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, byID)
+	slices.SortFunc(out, byPos)
 	return out
 }
 
 // secondPhase is what apt-get install is given after the essential set:
 // the requested packages, then for minbase apt and the Priority: required
-// packages that are not Essential (by apt ID).
+// packages that are not Essential (in index order).
 func (u *Universe) secondPhase(v Variant, packages []*Pkg, s *state) []*Pkg {
 	out := slices.Clone(packages)
 	if v != VariantMinbase {
@@ -173,7 +174,7 @@ func (u *Universe) secondPhase(v Variant, packages []*Pkg, s *state) []*Pkg {
 			required = append(required, p)
 		}
 	}
-	slices.SortFunc(required, byID)
+	slices.SortFunc(required, byPos)
 	if apt, ok := u.pkgs["apt"]; ok {
 		required = append([]*Pkg{apt}, required...)
 	}
@@ -185,7 +186,11 @@ func (u *Universe) secondPhase(v Variant, packages []*Pkg, s *state) []*Pkg {
 	return out
 }
 
-func byID(a, b *Pkg) int { return a.id - b.id }
+// byPos orders packages as their entries appear in the index. (apt-get
+// takes a pattern's matches in its hash table's order; no order is more
+// apt's than another, and the result does not depend on it for Debian's
+// archive: see the reference test.)
+func byPos(a, b *Pkg) int { return a.pos - b.pos }
 
 // phase runs one apt-get install of list, as apt-get does: mark every
 // package (protected), then mark each one's dependencies, then let the
@@ -241,6 +246,6 @@ func (s *state) sortedMarked() []*Pkg {
 	for p := range s.mark {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, byID)
+	slices.SortFunc(out, byPos)
 	return out
 }

@@ -47,7 +47,7 @@ func (u *Universe) satisfiers(r archive.Relation, owner *Pkg, negative bool) []*
 	if r.Arch != "" && !anyArch {
 		return out
 	}
-	for _, pr := range u.providers[r.Name] {
+	for _, pr := range u.providers(r.Name) {
 		switch {
 		case negative && pr.pkg == owner, anyArch && pr.pkg.MultiArch != "allowed":
 		case r.Op != "" && (!pr.versioned || !r.Satisfies(pr.ver)):
@@ -120,7 +120,7 @@ func (s *state) compareProviders(a, b *Pkg, target string) int {
 	if a.prio != b.prio {
 		return a.prio - b.prio
 	}
-	return b.id - a.id
+	return s.u.id(b) - s.u.id(a)
 }
 
 // markInstall is apt's MarkInstall(Pkg, AutoInst=true): mark p, then for

@@ -18,24 +18,30 @@ type Universe struct {
 	// count as this architecture, as in apt.
 	Arch string
 
-	pkgs      map[string]*Pkg       // candidate per package name
-	providers map[string][]provider // name -> candidates that Provide it
-	ids       map[string]int        // apt's package ID for each name
-	names     []string              // every real and virtual name, sorted
+	pkgs     map[string]*Pkg   // candidate per package name
+	provides map[string][]*Pkg // name -> candidates whose Provides mention it, by name
+	names    []string          // every real and virtual name, sorted
+
+	all     []archive.Package // the index entries, in apt's reading order
+	ids     map[string]int    // apt's package ID per name, computed when first needed
+	idsDone bool
 }
 
 // Pkg is a candidate package of a Universe.
 type Pkg struct {
 	*archive.Package
 
-	id   int // apt's package ID: the order in which its cache first met the name
 	prio int // apt's priority number: 1 required ... 5 extra, 0 when absent
+	pos  int // index of its entry in the Packages files, in reading order
 
 	parsed bool
 	err    error                // a relationship field did not parse
 	deps   [][]archive.Relation // Pre-Depends groups, then Depends groups
 	pre    int                  // how many groups of deps are Pre-Depends
 	neg    []archive.Relation   // Conflicts, then Breaks
+
+	provParsed bool
+	provides   []provider // parsed Provides, when first needed
 }
 
 // String is "name version".
@@ -43,7 +49,8 @@ func (p *Pkg) String() string { return p.Package.Package + " " + p.Version }
 
 // provider is one Provides entry of a candidate.
 type provider struct {
-	pkg *Pkg
+	pkg  *Pkg
+	name string
 	// ver is the provided version; versioned is false for an unversioned
 	// Provides, which satisfies only unversioned relations.
 	ver       version.Version
@@ -64,33 +71,49 @@ func Load(ctx context.Context, a *archive.Archive, components []string, arch str
 }
 
 // NewUniverse indexes packages (in index order, as apt reads them) for
-// arch. Packages of other architectures are ignored.
+// arch. Packages of other architectures are ignored. Relationship fields
+// are parsed only for the packages a resolution looks at.
 func NewUniverse(arch string, pkgs []archive.Package) *Universe {
-	u := &Universe{Arch: arch, pkgs: map[string]*Pkg{}, providers: map[string][]provider{}, ids: map[string]int{}}
+	u := &Universe{Arch: arch, pkgs: map[string]*Pkg{}, provides: map[string][]*Pkg{}, all: pkgs}
 	for i := range pkgs {
 		p := &pkgs[i]
-		u.countNames(p)
 		if p.Architecture != arch && p.Architecture != "all" {
 			continue
 		}
 		if old, ok := u.pkgs[p.Package]; ok && version.Compare(p.Ver, old.Ver) <= 0 {
 			continue
 		}
-		u.pkgs[p.Package] = &Pkg{Package: p, prio: priority(p.Priority)}
+		u.pkgs[p.Package] = &Pkg{Package: p, prio: priority(p.Priority), pos: i}
 	}
-	for _, p := range u.pkgs {
-		p.id = u.ids[p.Package.Package]
+	for _, name := range u.sortedNames() {
+		p := u.pkgs[name]
+		fieldNames(p.Provides, func(v string) {
+			if l := u.provides[v]; len(l) == 0 || l[len(l)-1] != p {
+				u.provides[v] = append(l, p)
+			}
+		})
 	}
-	u.indexProvides()
 	u.indexNames()
 	return u
+}
+
+// id is apt's package ID of p: apt breaks its last tie between providers
+// by it.
+func (u *Universe) id(p *Pkg) int {
+	if !u.idsDone {
+		u.ids = map[string]int{}
+		for i := range u.all {
+			u.countNames(&u.all[i])
+		}
+		u.idsDone = true
+	}
+	return u.ids[p.Package.Package]
 }
 
 // countNames gives every name an entry mentions an ID in the order apt's
 // cache generator creates packages: the entry's own name, then each name
 // in Pre-Depends, Depends, Conflicts, Breaks, Recommends, Suggests,
-// Replaces, Enhances and Provides. apt breaks its last tie between
-// providers by this ID, so the order must be the same.
+// Replaces, Enhances and Provides.
 func (u *Universe) countNames(p *archive.Package) {
 	mention := func(name string) {
 		if _, ok := u.ids[name]; !ok {
@@ -128,28 +151,40 @@ func fieldNames(field string, each func(name string)) {
 	}
 }
 
-// indexProvides records every candidate's Provides. apt ignores Provides
-// with an operator other than "=", and so does this.
-func (u *Universe) indexProvides() {
-	for _, name := range u.sortedNames() {
-		p := u.pkgs[name]
-		if p.Provides == "" {
-			continue
-		}
-		groups, err := archive.ParseRelations(p.Provides)
-		if err != nil {
-			p.err = fmt.Errorf("%s: Provides: %w", p, err)
-			continue
-		}
-		for _, g := range groups {
-			for _, r := range g {
-				if r.Op != "" && r.Op != "=" {
-					continue
-				}
-				u.providers[r.Name] = append(u.providers[r.Name], provider{pkg: p, ver: r.Version, versioned: r.Op == "="})
+// providers returns the Provides entries of every candidate that provides
+// name, parsing each candidate's field once. apt ignores Provides with an
+// operator other than "=", and so does this. A field that does not parse
+// makes its package unusable (its error says why).
+func (u *Universe) providers(name string) []provider {
+	var out []provider
+	for _, p := range u.provides[name] {
+		for _, pr := range p.parseProvides() {
+			if pr.name == name {
+				out = append(out, pr)
 			}
 		}
 	}
+	return out
+}
+
+func (p *Pkg) parseProvides() []provider {
+	if p.provParsed {
+		return p.provides
+	}
+	p.provParsed = true
+	groups, err := archive.ParseRelations(p.Provides)
+	if err != nil {
+		p.err = fmt.Errorf("%s: Provides: %w", p, err)
+		return nil
+	}
+	for _, g := range groups {
+		for _, r := range g {
+			if r.Arch == "" && (r.Op == "" || r.Op == "=") {
+				p.provides = append(p.provides, provider{pkg: p, name: r.Name, ver: r.Version, versioned: r.Op == "="})
+			}
+		}
+	}
+	return p.provides
 }
 
 // sortedNames lists the candidates' names in order.
@@ -164,7 +199,7 @@ func (u *Universe) sortedNames() []string {
 
 func (u *Universe) indexNames() {
 	u.names = u.sortedNames()
-	for n := range u.providers {
+	for n := range u.provides {
 		if _, real := u.pkgs[n]; !real {
 			u.names = append(u.names, n)
 		}
