@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/pyjson"
 	"github.com/osbuild-vm/osbuild-vm/images/debian/depsolve"
@@ -152,43 +152,70 @@ func find(data []byte) (any, []*site, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read manifest: %w: %w", ErrManifestSyntax, err)
 	}
-	all := directivePaths(doc, "")
-	if len(all) == 0 {
+	first, found := firstDirective(doc, nil)
+	if !found {
 		return doc, nil, nil
 	}
 	top, _ := doc.(*pyjson.Object)
 	if v, _ := top.Get("version"); v != "2" {
-		return nil, nil, badf(all[0], "only version 2 manifests have stage inputs to hold it")
+		return nil, nil, badf(first, "only version 2 manifests have stage inputs to hold it")
 	}
 	sites, err := stageInputSites(top)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range all {
-		if !slices.ContainsFunc(sites, func(s *site) bool { return s.req.Path == p }) {
-			return nil, nil, badf(p, "only allowed directly in a stage input (.pipelines[N].stages[M].inputs.NAME)")
-		}
+	allowed := map[*pyjson.Object]bool{}
+	for _, s := range sites {
+		allowed[s.input] = true
+	}
+	if p, found := firstDirective(doc, allowed); found {
+		return nil, nil, badf(p, "only allowed directly in a stage input (.pipelines[N].stages[M].inputs.NAME)")
 	}
 	return doc, sites, nil
 }
 
-// directivePaths lists the JSON paths of every directive key in v.
-func directivePaths(v any, path string) []string {
-	var out []string
-	switch t := v.(type) {
-	case *pyjson.Object:
-		for _, k := range t.Keys() {
-			sub := jkey(path, k)
-			if k == Directive {
-				out = append(out, sub)
+// firstDirective returns the JSON path of the first directive key in v
+// held by an object not in allowed. The path is built only when one is
+// found, so a deeply nested document costs time in proportion to its size.
+func firstDirective(v any, allowed map[*pyjson.Object]bool) (string, bool) {
+	var stack []any // path elements: string keys and int indexes
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch t := v.(type) {
+		case *pyjson.Object:
+			if t.Has(Directive) && !allowed[t] {
+				stack = append(stack, Directive)
+				return true
 			}
-			child, _ := t.Get(k)
-			out = append(out, directivePaths(child, sub)...)
+			for _, k := range t.Keys() {
+				stack = append(stack, k)
+				if child, _ := t.Get(k); k != Directive && walk(child) {
+					return true
+				}
+				stack = stack[:len(stack)-1]
+			}
+		case []any:
+			for i, e := range t {
+				stack = append(stack, i)
+				if walk(e) {
+					return true
+				}
+				stack = stack[:len(stack)-1]
+			}
 		}
-	case []any:
-		for i, e := range t {
-			out = append(out, directivePaths(e, fmt.Sprintf("%s[%d]", path, i))...)
+		return false
+	}
+	if !walk(v) {
+		return "", false
+	}
+	var b strings.Builder
+	for _, e := range stack {
+		switch t := e.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", t)
+		case string:
+			b.WriteString(jkey("", t))
 		}
 	}
-	return out
+	return b.String(), true
 }

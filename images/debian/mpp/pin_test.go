@@ -167,3 +167,13 @@ func TestPinInfrastructureErrors(t *testing.T) {
 		t.Errorf("unreachable mirror: error = %v, want a failure that is not a request error", err)
 	}
 }
+
+// TestPinDeepNesting: 20 000 nested directives once took minutes (a path
+// built for each); now the first misplaced one is reported at once.
+func TestPinDeepNesting(t *testing.T) {
+	in := `{"version": "2", "x": ` + strings.Repeat(`{"mpp-depsolve-deb": `, 20000) + "1" + strings.Repeat("}", 20001)
+	_, _, err := Pin(context.Background(), []byte(in), "arm64", nil)
+	if !errors.Is(err, ErrBadDirective) || !strings.HasPrefix(err.Error(), ".x.mpp-depsolve-deb: ") {
+		t.Errorf("Pin error = %v, want the outermost directive reported as misplaced", err)
+	}
+}
