@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,5 +95,18 @@ func TestIndexCacheRechecksValidUntil(t *testing.T) {
 	}
 	if fa.Requests() == before {
 		t.Error("an expired cached InRelease was not fetched again")
+	}
+}
+
+func TestIndexCacheKeepsOnlyVerified(t *testing.T) {
+	fa, _ := newFake(t, false)
+	fa.Set("dists/bookworm/main/binary-amd64/Packages.xz", fa.Get("dists/bookworm/main/binary-amd64/Packages.xz")[:40])
+	dir := t.TempDir()
+	if _, err := cachedArchive(fa, dir, time.Minute).Packages(context.Background(), "amd64"); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("Packages error = %v, want ErrDigestMismatch", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "sha256", "*"))
+	if len(files) != 1 { // the InRelease only
+		t.Errorf("cache holds %d files after a failed download, want 1 (InRelease): %v", len(files), files)
 	}
 }

@@ -3,6 +3,8 @@ package mpp
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/modules"
+	"github.com/osbuild-vm/osbuild-vm/engine/pyjson"
 	"github.com/osbuild-vm/osbuild-vm/engine/validate"
 	"github.com/osbuild-vm/osbuild-vm/images/debian/archive"
 	"github.com/osbuild-vm/osbuild-vm/images/debian/depsolve"
@@ -176,4 +179,43 @@ func TestPinDeepNesting(t *testing.T) {
 	if !errors.Is(err, ErrBadDirective) || !strings.HasPrefix(err.Error(), ".x.mpp-depsolve-deb: ") {
 		t.Errorf("Pin error = %v, want the outermost directive reported as misplaced", err)
 	}
+}
+
+func TestPinMergesSources(t *testing.T) {
+	res, fa := fakeResolver(t)
+	base := debSum(fa.Get("pool/main/b/base/base_1_arm64.deb"))
+	for _, key := range []string{"items", "urls"} {
+		t.Run(key, func(t *testing.T) {
+			in := `{"version": "2", "pipelines": [{"name": "a", "stages": [{"type": "org.osbuild.deb.extract", "inputs": {"debs":
+				{"type": "org.osbuild.files", "origin": "org.osbuild.source", "mpp-depsolve-deb": {"suite": "trixie", "variant": "essential"}}}}]}],
+				"sources": {"org.osbuild.curl": {"` + key + `": {"` + base + `": "http://other.invalid/base.deb", "sha256:` + strings.Repeat("c", 64) + `": "http://other.invalid/c"}}}}`
+			out, _, err := Pin(context.Background(), []byte(in), "arm64", res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `"sources": {"org.osbuild.curl": {"` + key + `": {"` + base + `": "http://other.invalid/base.deb", "sha256:` + strings.Repeat("c", 64) + `": "http://other.invalid/c"}}}`
+			if compact := compactJSON(t, out); !strings.Contains(compact, want) {
+				t.Errorf("sources not kept as they were:\n%s", compact)
+			}
+		})
+	}
+}
+
+func debSum(deb []byte) string {
+	sum := sha256.Sum256(deb)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// compactJSON is out as pyjson writes it on one line.
+func compactJSON(t *testing.T, out []byte) string {
+	t.Helper()
+	doc, err := pyjson.Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pyjson.Dumps(doc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
