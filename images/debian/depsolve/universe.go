@@ -74,7 +74,7 @@ func Load(ctx context.Context, a *archive.Archive, components []string, arch str
 // arch. Packages of other architectures are ignored. Relationship fields
 // are parsed only for the packages a resolution looks at.
 func NewUniverse(arch string, pkgs []archive.Package) *Universe {
-	u := &Universe{Arch: arch, pkgs: map[string]*Pkg{}, provides: map[string][]*Pkg{}, all: pkgs}
+	u := &Universe{Arch: arch, pkgs: make(map[string]*Pkg, len(pkgs)), provides: map[string][]*Pkg{}, all: pkgs}
 	for i := range pkgs {
 		p := &pkgs[i]
 		if p.Architecture != arch && p.Architecture != "all" {
@@ -101,7 +101,7 @@ func NewUniverse(arch string, pkgs []archive.Package) *Universe {
 // by it.
 func (u *Universe) id(p *Pkg) int {
 	if !u.idsDone {
-		u.ids = map[string]int{}
+		u.ids = make(map[string]int, 2*len(u.all)) // Debian's names are about 1.5 per entry
 		for i := range u.all {
 			u.countNames(&u.all[i])
 		}
