@@ -45,6 +45,7 @@ func universe(t *testing.T, entries ...entry) *Universe {
 	if err != nil {
 		t.Fatal(err)
 	}
+	published.Store(u, entries)
 	return u
 }
 
@@ -58,6 +59,9 @@ func resolve(t *testing.T, u *Universe, req Request) []string {
 	var out []string
 	for _, p := range r.Packages {
 		out = append(out, p.Package+" "+p.Version)
+	}
+	if apt, checked := aptResolve(t, u, req); checked && (!apt.ok || !slices.Equal(apt.set, sorted(out))) {
+		t.Errorf("Resolve(%+v) = %v, but apt-get installs %v (ok %v):\n%s", req, sorted(out), apt.set, apt.ok, apt.out)
 	}
 	return out
 }
@@ -84,6 +88,10 @@ func wantError(t *testing.T, u *Universe, req Request, class error, parts ...str
 	_, err := u.Resolve(req)
 	if !errors.Is(err, class) {
 		t.Fatalf("Resolve(%+v) error = %v, want %v", req, err, class)
+	}
+	// A bad request is ours to refuse; apt-get has a meaning for some.
+	if apt, checked := aptResolve(t, u, req); checked && apt.ok && class != ErrBadRequest {
+		t.Errorf("Resolve(%+v) fails (%v), but apt-get installs %v", req, err, apt.set)
 	}
 	for _, p := range parts {
 		if !strings.Contains(err.Error(), p) {

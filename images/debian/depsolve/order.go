@@ -32,8 +32,9 @@ type edge struct {
 
 // installOrder puts set (sorted by name) in dependency order: the strongly
 // connected components of the dependency graph, each after the ones it
-// depends on (Tarjan's algorithm emits them so), and inside a component by
-// name, moved only as far as its Pre-Depends require.
+// depends on (Tarjan's algorithm emits them so), inside a component by
+// name. Pre-Depends are then met strictly: a package comes after its
+// pre-dependency's whole component.
 func (s *state) installOrder(set []*Pkg) ([]*Pkg, error) {
 	in := map[*Pkg]bool{}
 	for _, p := range set {
@@ -134,44 +135,25 @@ func (t *tarjanState) visit(v *Pkg) {
 	t.out = append(t.out, scc)
 }
 
-// preDependsOrder orders one component by name, except that a package
-// comes after every package of the component it pre-depends on (Kahn's
-// algorithm, taking the first by name of those that are ready).
+// preDependsOrder checks one component: sorted by name, it is installed
+// as one (dpkg unpacks all, then configures in a loop), which a
+// Pre-Depends inside it cannot allow: the target must be configured
+// before the package is unpacked, and the target needs, through the
+// cycle, the package configured. apt's ordering fails there too ("Could
+// not configure").
 func preDependsOrder(scc []*Pkg, edges map[*Pkg][]edge) ([]*Pkg, error) {
 	if len(scc) == 1 {
 		return scc, nil
 	}
-	in := map[*Pkg]bool{}
-	for _, p := range scc {
-		in[p] = true
-	}
-	waiting := map[*Pkg]int{}
 	for _, p := range scc {
 		for _, e := range edges[p] {
-			if e.pre && in[e.to] {
-				waiting[p]++
+			if e.pre && slices.Contains(scc, e.to) {
+				return nil, fmt.Errorf("%w: %s pre-depends on %s inside the dependency cycle %s: no install order configures %s before %s is unpacked",
+					ErrUnsatisfiable, p, e.to, names(scc), e.to.Package.Package, p.Package.Package)
 			}
 		}
 	}
-	var out []*Pkg
-	done := map[*Pkg]bool{}
-	for len(out) < len(scc) {
-		i := slices.IndexFunc(scc, func(p *Pkg) bool { return !done[p] && waiting[p] == 0 })
-		if i < 0 {
-			return nil, fmt.Errorf("%w: Pre-Depends form a cycle among %s", ErrUnsatisfiable, names(scc))
-		}
-		p := scc[i]
-		done[p] = true
-		out = append(out, p)
-		for _, q := range scc {
-			for _, e := range edges[q] {
-				if e.pre && e.to == p {
-					waiting[q]--
-				}
-			}
-		}
-	}
-	return out, nil
+	return scc, nil
 }
 
 func names(ps []*Pkg) string {

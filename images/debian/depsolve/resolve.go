@@ -95,19 +95,19 @@ func (u *Universe) lookupRequest(req Request) (*request, error) {
 	}
 	r := &request{}
 	for _, name := range req.Exclude {
-		if slices.Contains(req.Packages, name) {
-			return nil, fmt.Errorf("%s: %w: both requested and excluded", name, ErrBadRequest)
-		}
-		p, err := u.lookup(name, true)
+		p, err := u.lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("exclude %w", err)
 		}
 		r.excluded = append(r.excluded, p)
 	}
 	for _, name := range req.Packages {
-		p, err := u.lookup(name, false)
+		p, err := u.lookup(name)
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(r.excluded, p) {
+			return nil, fmt.Errorf("%s: %w: both requested and excluded", name, ErrBadRequest)
 		}
 		if !slices.Contains(r.packages, p) {
 			r.packages = append(r.packages, p)
@@ -116,9 +116,9 @@ func (u *Universe) lookupRequest(req Request) (*request, error) {
 	return r, nil
 }
 
-// lookup finds a requested name: a package, or a virtual package with one
-// provider (apt selects that one). realOnly refuses virtual names.
-func (u *Universe) lookup(name string, realOnly bool) (*Pkg, error) {
+// lookup finds a requested or excluded name: a package, or a virtual
+// package with one provider (apt selects that one).
+func (u *Universe) lookup(name string) (*Pkg, error) {
 	if !archive.ValidPackageName(name) {
 		return nil, fmt.Errorf("%q: %w: not a package name", name, ErrBadRequest)
 	}
@@ -140,7 +140,7 @@ func (u *Universe) lookup(name string, realOnly bool) (*Pkg, error) {
 			hint = "; close matches: " + strings.Join(m, ", ")
 		}
 		return nil, fmt.Errorf("%s: %w: not in the archive for %s%s", name, ErrUnknownPackage, u.Arch, hint)
-	case len(provs) == 1 && !realOnly:
+	case len(provs) == 1:
 		return only, nil
 	}
 	slices.Sort(provs)

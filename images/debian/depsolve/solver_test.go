@@ -231,13 +231,17 @@ func TestExclude(t *testing.T) {
 	u := universe(t,
 		pkg("a", "1", "Depends: x | y"),
 		pkg("hard", "1", "Depends: x"),
-		pkg("x", "1"), pkg("y", "1"), pkg("v1", "1", "Provides: v"),
+		pkg("x", "1"), pkg("y", "1"), pkg("v1", "1", "Provides: v, w"), pkg("v2", "1", "Provides: w"),
 		pkg("ess", "1", "Essential: yes"))
 	wantSet(t, resolve(t, u, Request{Packages: []string{"a"}, Exclude: []string{"x"}}), "a 1", "y 1")
 	wantError(t, u, Request{Packages: []string{"hard"}, Exclude: []string{"x"}}, ErrUnsatisfiable, "hard 1 depends on x, x: x 1 is excluded")
 	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"a"}}, ErrBadRequest, "both requested and excluded")
 	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"xx"}}, ErrUnknownPackage, "xx")
-	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"v"}}, ErrBadRequest, "virtual", "v1")
+	// A virtual name stands for its only provider, as on apt-get's command
+	// line; with several it is ambiguous.
+	wantSet(t, resolve(t, u, Request{Packages: []string{"a"}, Exclude: []string{"v"}}), "a 1", "x 1")
+	wantError(t, u, Request{Packages: []string{"v1"}, Exclude: []string{"v"}}, ErrBadRequest, "v1: bad package request: both requested and excluded")
+	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"w"}}, ErrBadRequest, "virtual", "v1, v2")
 	wantSet(t, resolve(t, u, Request{Variant: VariantEssential, Exclude: []string{"ess"}}))
 }
 
@@ -286,4 +290,15 @@ func slicesEqual(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestConflictUnmarksAndTheDependentIsMended(t *testing.T) {
+	u := universe(t,
+		pkg("a", "1", "Depends: x | y"),
+		pkg("b", "1", "Depends: z"),
+		pkg("x", "1"), pkg("y", "1"),
+		pkg("z", "1", "Conflicts: x"))
+	// a takes x; z then unmarks x (apt's MarkInstall does), which leaves a
+	// without its dependency until the resolver installs y.
+	wantSet(t, resolve(t, u, Request{Packages: []string{"a", "b"}}), "a 1", "b 1", "y 1", "z 1")
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // Universe is what one architecture of one suite offers: the candidate
-// (newest) version of every package, and who provides each name.
+// (newest) version of every package, and who provides each name. It
+// parses lazily and so is not safe for concurrent use.
 type Universe struct {
 	// Arch is the architecture resolved for; Architecture: all packages
 	// count as this architecture, as in apt.
