@@ -23,5 +23,12 @@
 // that architecture, so Multi-Arch: same and foreign change nothing here.
 //
 // The result is checked before it is returned: every dependency met,
-// nothing in conflict; otherwise the error names the failing chain.
+// nothing in conflict; otherwise the error names the failing chain. The
+// install order puts each package after what it depends on; within a
+// dependency cycle packages go by name, and a Pre-Depends inside a cycle
+// is an error, as apt cannot order it either.
+//
+// Tests check each rule on a small signed archive and run every such case
+// through apt-get --simulate as well; reference_test.go compares minbase
+// and a larger request on the live archive with mmdebstrap and apt-get.
 package depsolve
