@@ -67,8 +67,8 @@ func (s *state) describe(r archive.Relation, owner *Pkg) string {
 		names := make([]string, len(sat))
 		for i, p := range sat {
 			names[i] = p.String()
-			if s.block[p] {
-				names[i] += " is excluded"
+			if s.block[p] != "" {
+				names[i] += ": " + s.block[p]
 			} else if f := s.why[p]; f != nil && f.group == nil {
 				names[i] += ": " + f.reason
 			} else {

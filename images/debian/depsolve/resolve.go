@@ -68,7 +68,7 @@ func (u *Universe) Resolve(req Request) (*Result, error) {
 	}
 	s := newState(u)
 	for _, p := range wanted.excluded {
-		s.block[p] = true
+		s.block[p] = "it is excluded"
 	}
 	var essential []*Pkg
 	if req.Variant == VariantEssential || req.Variant == VariantMinbase {
@@ -152,7 +152,7 @@ func (u *Universe) lookup(name string) (*Pkg, error) {
 func (u *Universe) essentialSet(s *state) []*Pkg {
 	var out []*Pkg
 	for _, p := range u.pkgs {
-		if p.Essential && !s.block[p] {
+		if p.Essential && s.block[p] == "" {
 			out = append(out, p)
 		}
 	}
@@ -179,7 +179,7 @@ func (u *Universe) secondPhase(v Variant, packages []*Pkg, s *state) []*Pkg {
 		required = append([]*Pkg{apt}, required...)
 	}
 	for _, p := range required {
-		if !s.block[p] && !s.inst[p] && !slices.Contains(out, p) {
+		if s.block[p] == "" && !s.inst[p] && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}

@@ -12,17 +12,17 @@ import (
 type state struct {
 	u *Universe
 
-	inst  map[*Pkg]bool // installed by an earlier phase (apt: CurrentVer)
-	mark  map[*Pkg]bool // marked for installation in this phase
-	prot  map[*Pkg]bool // protected: asked for, or the only way to satisfy what was
-	block map[*Pkg]bool // may not be installed: excluded, or conflicting with a protected package
-	busy  map[*Pkg]bool // being marked further up the stack
+	inst  map[*Pkg]bool   // installed by an earlier phase (apt: CurrentVer)
+	mark  map[*Pkg]bool   // marked for installation in this phase
+	prot  map[*Pkg]bool   // protected: asked for, or the only way to satisfy what was
+	block map[*Pkg]string // may not be installed, and why: excluded, or in conflict with a protected package
+	busy  map[*Pkg]bool   // being marked further up the stack
 	why   map[*Pkg]*failure
 }
 
 func newState(u *Universe) *state {
 	return &state{u: u, inst: map[*Pkg]bool{}, mark: map[*Pkg]bool{}, prot: map[*Pkg]bool{},
-		block: map[*Pkg]bool{}, busy: map[*Pkg]bool{}, why: map[*Pkg]*failure{}}
+		block: map[*Pkg]string{}, busy: map[*Pkg]bool{}, why: map[*Pkg]*failure{}}
 }
 
 func (s *state) selected(p *Pkg) bool { return s.inst[p] || s.mark[p] }
@@ -93,7 +93,7 @@ func (s *state) solutions(g []archive.Relation, owner *Pkg) []*Pkg {
 		}
 	}
 	all := slices.Compact(append(installed, fresh...))
-	return slices.DeleteFunc(all, func(p *Pkg) bool { return s.block[p] })
+	return slices.DeleteFunc(all, func(p *Pkg) bool { return s.block[p] != "" })
 }
 
 // compareProviders orders candidates for one relation as apt's
@@ -133,8 +133,8 @@ func (s *state) compareProviders(a, b *Pkg, target string) int {
 // dependency fails; the final check reports them.
 func (s *state) markInstall(p *Pkg, fromUser bool) bool {
 	switch {
-	case s.block[p]:
-		s.note(p, &failure{pkg: p, reason: "it is excluded"})
+	case s.block[p] != "":
+		s.note(p, &failure{pkg: p, reason: s.block[p]})
 		return false
 	case s.inst[p], s.busy[p], s.mark[p] && !s.prot[p]:
 		return true
@@ -232,7 +232,7 @@ func (s *state) removeConflicts(p *Pkg) bool {
 			case s.mark[q]:
 				delete(s.mark, q)
 			case s.prot[p]:
-				s.block[q] = true
+				s.block[q] = "it conflicts with " + p.String() + " (" + r.String() + "), which must be installed"
 			}
 		}
 	}

@@ -154,9 +154,14 @@ func TestConflictSendsToNextAlternative(t *testing.T) {
 		pkg("x", "1", "Conflicts: z"),
 		pkg("y", "1"), pkg("z", "1"),
 		pkg("w", "1", "Breaks: x"), pkg("w2", "1"),
+		pkg("hard", "1", "Depends: x"), pkg("zz", "1", "Conflicts: x"),
 		pkg("b", "1", "Depends: w | w2"))
 	// z is asked for (protected), so x cannot be installed: apt tries y.
 	wantSet(t, resolve(t, u, Request{Packages: []string{"z", "a"}}), "a 1", "y 1", "z 1")
+	// Both asked for: nothing serves.
+	wantError(t, u, Request{Packages: []string{"z", "hard"}}, ErrUnsatisfiable, "x 1 conflicts with z 1 (z)")
+	wantError(t, u, Request{Packages: []string{"zz", "hard"}}, ErrUnsatisfiable,
+		"hard 1 depends on x, x: x 1: it conflicts with zz 1 (x), which must be installed")
 	// The same when the conflict is declared by a package already selected
 	// (apt would leave this to its problem resolver). w is not protected:
 	// b could have had w2.
@@ -230,11 +235,11 @@ func TestVariants(t *testing.T) {
 func TestExclude(t *testing.T) {
 	u := universe(t,
 		pkg("a", "1", "Depends: x | y"),
-		pkg("hard", "1", "Depends: x"),
+		pkg("hard", "1", "Depends: x"), pkg("zz", "1", "Conflicts: x"),
 		pkg("x", "1"), pkg("y", "1"), pkg("v1", "1", "Provides: v, w"), pkg("v2", "1", "Provides: w"),
 		pkg("ess", "1", "Essential: yes"))
 	wantSet(t, resolve(t, u, Request{Packages: []string{"a"}, Exclude: []string{"x"}}), "a 1", "y 1")
-	wantError(t, u, Request{Packages: []string{"hard"}, Exclude: []string{"x"}}, ErrUnsatisfiable, "hard 1 depends on x, x: x 1 is excluded")
+	wantError(t, u, Request{Packages: []string{"hard"}, Exclude: []string{"x"}}, ErrUnsatisfiable, "hard 1 depends on x, x: x 1: it is excluded")
 	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"a"}}, ErrBadRequest, "both requested and excluded")
 	wantError(t, u, Request{Packages: []string{"a"}, Exclude: []string{"xx"}}, ErrUnknownPackage, "xx")
 	// A virtual name stands for its only provider, as on apt-get's command

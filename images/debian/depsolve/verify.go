@@ -39,7 +39,11 @@ func (s *state) verify(requested []*Pkg) error {
 	}
 	if len(problems) > 0 {
 		slices.Sort(problems)
-		return fmt.Errorf("%w: %s", ErrUnsatisfiable, strings.Join(slices.Compact(problems), "; "))
+		problems = slices.Compact(problems)
+		if n := len(problems) - 2; n > 0 {
+			problems = append(problems[:2], fmt.Sprintf("and %d more", n))
+		}
+		return fmt.Errorf("%w: %s", ErrUnsatisfiable, strings.Join(problems, "; "))
 	}
 	return nil
 }
