@@ -269,6 +269,9 @@ func TestUnsatisfiableNamesTheChain(t *testing.T) {
 		pkg("leaf", "2.9"))
 	wantError(t, u, Request{Packages: []string{"top"}}, ErrUnsatisfiable,
 		"top 1 depends on mid, mid 2 depends on leaf (>= 3) | other, leaf (>= 3): the archive has only leaf 2.9; other is not in the archive")
+	// One line: the first two problems, then how many more.
+	many := universe(t, pkg("three", "1", "Depends: n1, n2, n3"))
+	wantError(t, many, Request{Packages: []string{"three"}}, ErrUnsatisfiable, "n1 is not in the archive", "n2 is not in the archive", "; and 1 more")
 }
 
 func TestSameInputSameOutput(t *testing.T) {
