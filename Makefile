@@ -48,9 +48,10 @@ e2e: deps guest
 
 # bench runs the benchmarks and prints what they measured: VM boot to
 # agent-ready and to exit, request round trip (host/vm), stage dispatch,
-# the example's first and cached build, and bulk tree transfer (test/).
+# the example's first and cached build, and bulk tree transfer (test/);
+# reading a whole Packages index (images/debian/archive/).
 bench: deps guest
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/vm/ ./test/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/vm/ ./test/ ./images/debian/archive/
 
 # fuzz runs every fuzz target in the module for FUZZTIME each (default
 # 20s; about 10 minutes in all), listed with go test -list, and stops at the

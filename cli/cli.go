@@ -62,6 +62,8 @@ const usage = `usage: osbuild-vm COMMAND [flags]
 
 commands:
   run [flags] MANIFEST   build the manifest (- reads standard input)
+  depsolve [flags] MANIFEST
+                         pin the manifest's Debian package requests (prints the result)
   vm check --arch ARCH   boot the build VM and check the agent, shares and channel
   version                print the version
 
@@ -77,6 +79,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "depsolve":
+		return depsolveCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "vm":
 		return vmCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
@@ -87,5 +91,5 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return exitf(ExitInvalid, "unknown command %q; use run, vm or version", args[0])
+	return exitf(ExitInvalid, "unknown command %q; use run, depsolve, vm or version", args[0])
 }

@@ -47,6 +47,7 @@ type runOptions struct {
 	Memory   int64  // --memory: guest RAM in bytes (default 2 GiB)
 	CPUs     int    // --cpus: guest CPUs (default: the host's, at most 4)
 	Mirror   string // --mirror, else $OSBUILD_VM_MIRROR; "" means read apt's configuration
+	Refresh  bool   // --refresh: fetch InRelease for package requests even when cached recently
 	VMKernel string // --vm-kernel DIR: a directory with the build VM's kernel; "" for the default
 }
 
@@ -68,6 +69,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	data, err := readManifest(opts.ManifestPath, stdin)
 	if err != nil {
 		return exitf(ExitInvalid, "run: %v", err)
+	}
+	if data, err = resolveForRun(ctx, opts, data, stderr); err != nil {
+		return err
 	}
 	m, err := loadManifest(opts, data, stdout, stderr)
 	if err != nil {
@@ -191,6 +195,12 @@ osbuild-vm's flags:
   --cpus N                 guest CPUs (default: the host's, at most 4)
   --mirror URL             Debian mirror (default $OSBUILD_VM_MIRROR, else apt's configuration)
   --vm-kernel DIR          use the build VM kernel from DIR
+  --refresh                re-read the archive for mpp-depsolve-deb requests even when
+                           its index was cached less than an hour ago
+
+A manifest with mpp-depsolve-deb package requests is resolved first (see
+osbuild-vm depsolve -h); the pinned manifest is written to
+<output-directory>/manifest.pinned.json.
 `
 
 // parseRunFlags parses osbuild's flags and ours. Flags may come before or
@@ -252,6 +262,7 @@ func runFlagSet(o *runOptions) (*flag.FlagSet, *bool) {
 	fs.IntVar(&o.CPUs, "cpus", o.CPUs, "")
 	fs.StringVar(&o.Mirror, "mirror", o.Mirror, "")
 	fs.StringVar(&o.VMKernel, "vm-kernel", "", "")
+	fs.BoolVar(&o.Refresh, "refresh", false, "")
 	return fs, fs.Bool("version", false, "")
 }
 

@@ -9,6 +9,7 @@ package deb822
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +50,15 @@ type Paragraph []Field
 // as deb822 says) and whether it was present.
 func (p Paragraph) Get(name string) (string, bool) {
 	for _, f := range p {
-		if strings.EqualFold(f.Name, name) {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	// Field names are ASCII (checkName), so names that differ in length
+	// cannot be equal when folded: a cheap test for a Packages entry,
+	// which is asked for a dozen fields it mostly lacks.
+	for _, f := range p {
+		if len(f.Name) == len(name) && strings.EqualFold(f.Name, name) {
 			return f.Value, true
 		}
 	}
@@ -72,6 +81,7 @@ type Reader struct {
 	sc   *bufio.Scanner
 	line int
 	done bool
+	cont bytes.Buffer // continuation lines of the field being read
 }
 
 // NewReader returns a Reader over r that rejects comment lines.
@@ -91,6 +101,7 @@ func (r *Reader) Next() (Paragraph, error) {
 		}
 		if !ok || isBlank(line) {
 			if len(p) > 0 {
+				r.flush(p)
 				return p, nil
 			}
 			if !ok {
@@ -98,40 +109,54 @@ func (r *Reader) Next() (Paragraph, error) {
 			}
 			continue
 		}
-		if p, err = r.addLine(p, line); err != nil {
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(p) == 0 {
+				return nil, r.errorf("continuation line before any field")
+			}
+			r.cont.WriteByte('\n')
+			r.cont.Write(bytes.TrimSpace(line))
+			continue
+		}
+		r.flush(p)
+		if p, err = r.addField(p, line); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// nextLine returns the next line, or ok=false at the end of input.
-func (r *Reader) nextLine() (string, bool, error) {
+// flush appends the continuation lines collected for p's last field:
+// joining them once is what keeps a Packages file of long Descriptions
+// fast.
+func (r *Reader) flush(p Paragraph) {
+	if r.cont.Len() > 0 {
+		p[len(p)-1].Value += r.cont.String()
+		r.cont.Reset()
+	}
+}
+
+// nextLine returns the next line (valid until the following call), or
+// ok=false at the end of input.
+func (r *Reader) nextLine() ([]byte, bool, error) {
 	for {
 		if r.done || !r.sc.Scan() {
 			r.done = true
 			if err := r.sc.Err(); err != nil {
-				return "", false, fmt.Errorf("read deb822 line %d: %w", r.line+1, err)
+				return nil, false, fmt.Errorf("read deb822 line %d: %w", r.line+1, err)
 			}
-			return "", false, nil
+			return nil, false, nil
 		}
 		r.line++
-		line := strings.TrimSuffix(r.sc.Text(), "\r")
-		if r.Comments && strings.HasPrefix(line, "#") {
+		line := bytes.TrimSuffix(r.sc.Bytes(), []byte("\r"))
+		if r.Comments && len(line) > 0 && line[0] == '#' {
 			continue
 		}
 		return line, true, nil
 	}
 }
 
-// addLine folds one non-blank line into the paragraph being built.
-func (r *Reader) addLine(p Paragraph, line string) (Paragraph, error) {
-	if line[0] == ' ' || line[0] == '\t' {
-		if len(p) == 0 {
-			return nil, r.errorf("continuation line before any field")
-		}
-		p[len(p)-1].Value += "\n" + strings.TrimSpace(line)
-		return p, nil
-	}
+// addField adds a "Name: value" line to the paragraph being built.
+func (r *Reader) addField(p Paragraph, b []byte) (Paragraph, error) {
+	line := string(b)
 	name, value, ok := strings.Cut(line, ":")
 	if !ok {
 		return nil, r.errorf("line is neither a field nor a continuation")
@@ -166,7 +191,7 @@ func checkName(name string) string {
 	return ""
 }
 
-func isBlank(line string) bool { return strings.TrimSpace(line) == "" }
+func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
 
 // ReadAll reads every paragraph of r.
 func ReadAll(r io.Reader) ([]Paragraph, error) {

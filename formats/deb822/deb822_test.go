@@ -125,5 +125,27 @@ func FuzzReader(f *testing.F) {
 				}
 			}
 		}
+		// What was read, written out again, reads back the same.
+		again, err := ReadAll(strings.NewReader(write(ps)))
+		if err != nil {
+			t.Fatalf("re-reading %q: %v", write(ps), err)
+		}
+		if diff := cmp.Diff(ps, again); diff != "" {
+			t.Fatalf("round trip of %q changed (-first +again):\n%s", in, diff)
+		}
 	})
+}
+
+// write formats paragraphs as a deb822 file.
+func write(ps []Paragraph) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		for _, fl := range p {
+			b.WriteString(fl.Name + ": " + strings.ReplaceAll(fl.Value, "\n", "\n ") + "\n")
+		}
+	}
+	return b.String()
 }

@@ -79,7 +79,11 @@ func resolveKernelPackage(ctx context.Context, a *archive.Archive, arch string) 
 	if !ok {
 		return archive.Package{}, fmt.Errorf("resolve vm kernel: %s in %s: %w", metaName, a.Suite, archive.ErrNotFound)
 	}
-	for _, group := range archive.ParseRelations(meta.Depends) {
+	groups, err := archive.ParseRelations(meta.Depends)
+	if err != nil {
+		return archive.Package{}, fmt.Errorf("resolve vm kernel: %s: %w", metaName, err)
+	}
+	for _, group := range groups {
 		rel := group[0]
 		if !strings.HasPrefix(rel.Name, "linux-image-") || !strings.HasSuffix(rel.Name, "-cloud-"+arch) {
 			continue
@@ -87,7 +91,7 @@ func resolveKernelPackage(ctx context.Context, a *archive.Archive, arch string) 
 		if p, ok := archive.Newest(pkgs, rel); ok {
 			return p, nil
 		}
-		return archive.Package{}, fmt.Errorf("resolve vm kernel: %s %s %s (from %s): %w", rel.Name, rel.Op, rel.Version, metaName, archive.ErrNotFound)
+		return archive.Package{}, fmt.Errorf("resolve vm kernel: %s (from %s): %w", rel, metaName, archive.ErrNotFound)
 	}
 	return archive.Package{}, fmt.Errorf("resolve vm kernel: %s %s depends on no linux-image-*-cloud-%s: %w", metaName, meta.Version, arch, archive.ErrNotFound)
 }

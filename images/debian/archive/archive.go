@@ -31,6 +31,11 @@ type Archive struct {
 	Client *http.Client
 	// Now is the clock for Valid-Until and key expiry; nil means time.Now.
 	Now func() time.Time
+	// Cache keeps verified InRelease and Packages files between runs; nil
+	// keeps them only in this Archive's memory.
+	Cache *IndexCache
+	// Log, when set, is told what is downloaded and what came from Cache.
+	Log func(format string, args ...any)
 
 	mu       sync.Mutex
 	release  *Release
@@ -42,6 +47,12 @@ func (a *Archive) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
+}
+
+func (a *Archive) logf(format string, args ...any) {
+	if a.Log != nil {
+		a.Log(format, args...)
+	}
 }
 
 func (a *Archive) keyring() (openpgp.EntityList, error) {

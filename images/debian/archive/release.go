@@ -158,6 +158,13 @@ func (a *Archive) Release(ctx context.Context) (*Release, error) {
 	if err != nil {
 		return nil, err
 	}
+	if data, ok := a.Cache.inRelease(a.root(), a.Suite, a.now()); ok {
+		if r, err := a.verifyRelease(data, keyring); err == nil {
+			a.logf("InRelease of %s: cached copy of %s", a.Suite, r.Date.UTC().Format(time.RFC1123))
+			a.release = r
+			return r, nil
+		}
+	}
 	data, err := a.fetchBounded(ctx, a.distURL("InRelease"), maxInRelease)
 	if err != nil {
 		return nil, err
@@ -165,6 +172,10 @@ func (a *Archive) Release(ctx context.Context) (*Release, error) {
 	r, err := a.verifyRelease(data, keyring)
 	if err != nil {
 		return nil, err
+	}
+	a.logf("InRelease of %s: fetched, dated %s", a.Suite, r.Date.UTC().Format(time.RFC1123))
+	if err := a.Cache.storeInRelease(a.root(), a.Suite, data, a.now()); err != nil {
+		a.logf("InRelease of %s: not cached: %v", a.Suite, err)
 	}
 	a.release = r
 	return r, nil

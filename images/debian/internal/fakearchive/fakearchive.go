@@ -103,16 +103,23 @@ func (a *Archive) Get(path string) []byte {
 // extra holds further fields ("Depends: x") as written. It returns the
 // pool path.
 func (a *Archive) AddDeb(arch, name, version string, deb []byte, extra ...string) string {
-	pool := fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", name[0], name, name, version, arch)
+	return a.AddDebTo(arch, arch, name, version, deb, extra...)
+}
+
+// AddDebTo is AddDeb for a package whose Architecture field (debArch, e.g.
+// "all") differs from the index it is listed in (index, e.g. "amd64").
+func (a *Archive) AddDebTo(index, debArch, name, version string, deb []byte, extra ...string) string {
+	// An epoch's ':' has no place in a pool path (safePoolPath refuses '%').
+	pool := fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", name[0], name, name, strings.ReplaceAll(version, ":", "_"), debArch)
 	a.Set(pool, deb)
 	sum := sha256.Sum256(deb)
-	para := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\n", name, version, arch)
+	para := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\n", name, version, debArch)
 	for _, e := range extra {
 		para += e + "\n"
 	}
 	para += fmt.Sprintf("Filename: %s\nSize: %d\nSHA256: %s\n", pool, len(deb), hex.EncodeToString(sum[:]))
 	a.mu.Lock()
-	a.packages[arch] = append(a.packages[arch], para)
+	a.packages[index] = append(a.packages[index], para)
 	a.mu.Unlock()
 	return pool
 }
