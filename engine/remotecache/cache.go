@@ -143,9 +143,17 @@ func (c *Cache) classify(err error) error {
 	case errors.Is(err, errdef.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
-		return fmt.Errorf("%w (HTTP %d); check the credentials for %s in the Docker configuration "+
-			"($DOCKER_CONFIG/config.json or ~/.docker/config.json, as `docker login %s` writes them)",
-			ErrDenied, resp.StatusCode, resp.URL.Host, resp.URL.Host)
+		return c.denied(fmt.Sprintf("HTTP %d", resp.StatusCode))
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return c.denied("no credentials")
 	}
 	return err
+}
+
+// denied is ErrDenied with what to do about it.
+func (c *Cache) denied(why string) error {
+	host := c.repo.Reference.Registry
+	return fmt.Errorf("%w (%s); check the credentials for %s in the Docker configuration "+
+		"($DOCKER_CONFIG/config.json, else ~/.docker/config.json, as `docker login %s` writes them)",
+		ErrDenied, why, host, host)
 }

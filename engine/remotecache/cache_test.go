@@ -330,7 +330,9 @@ func TestConcurrentPushes(t *testing.T) {
 func TestPushRetriesRegistryInFlux(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	proxy := registrytest.NewProxy(t, reg, registrytest.Answer)
-	proxy.Match = func(r *http.Request) bool { return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") }
+	proxy.Match = func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+	}
 	proxy.Status = http.StatusBadRequest
 	proxy.Body = `{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"},` +
 		`{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:bf79be0c21a100565100d16b31deee78ce5391f66c0774405d484ce38b6076e0"}]}`

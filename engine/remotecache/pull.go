@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
 )
@@ -96,7 +99,7 @@ func (c *Cache) fetchBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte,
 	defer stop()
 	rc, err := c.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
-		return nil, c.classify(stalled(ctx, err))
+		return nil, c.blobError(ctx, err)
 	}
 	defer rc.Close()
 	data, err := readBlob(dog.reader(rc), desc)
@@ -132,9 +135,29 @@ func (c *Cache) streamBlob(ctx context.Context, desc ocispec.Descriptor, w io.Wr
 	defer stop()
 	rc, err := c.repo.Blobs().Fetch(ctx, desc)
 	if err != nil {
-		return 0, c.classify(stalled(ctx, err))
+		return 0, c.blobError(ctx, err)
 	}
 	defer rc.Close()
 	n, err := io.CopyBuffer(w, newVerifier(dog.reader(rc), desc), make([]byte, 1<<20))
 	return n, stalled(ctx, err)
+}
+
+// blobError classifies a failed blob request. The client library checks
+// the registry's answer against the descriptor (Content-Length, the
+// digest header) before handing out the body: an answer that contradicts
+// the artifact's own descriptor, or a blob the artifact names but the
+// registry lacks, is a refusal like a body that does not match.
+func (c *Cache) blobError(ctx context.Context, err error) error {
+	err = stalled(ctx, err)
+	var urlErr *url.Error
+	var resp *errcode.ErrorResponse
+	switch {
+	case errors.Is(err, ErrStalled) || ctx.Err() != nil || errors.As(err, &urlErr):
+		return err
+	case errors.As(err, &resp):
+		return c.classify(err)
+	case errors.Is(err, errdef.ErrNotFound):
+		return refusef("the blob it names is missing: %v", err)
+	}
+	return refusef("%v", err)
 }
