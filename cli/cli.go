@@ -63,6 +63,7 @@ const usage = `usage: osbuild-vm COMMAND [flags]
 commands:
   run [flags] MANIFEST   build the manifest (- reads standard input)
   vm check --arch ARCH   boot the build VM and check the agent, shares and channel
+  cache push|pull|ls     share store objects through an OCI registry
   version                print the version
 
 Run "osbuild-vm COMMAND -h" for a command's flags.
@@ -79,6 +80,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "vm":
 		return vmCmd(ctx, args[1:], stdout, stderr)
+	case "cache":
+		return cacheCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "osbuild-vm", Version)
 		return nil
@@ -87,5 +90,5 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return exitf(ExitInvalid, "unknown command %q; use run, vm or version", args[0])
+	return exitf(ExitInvalid, "unknown command %q; use run, vm, cache or version", args[0])
 }

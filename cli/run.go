@@ -48,6 +48,8 @@ type runOptions struct {
 	CPUs     int    // --cpus: guest CPUs (default: the host's, at most 4)
 	Mirror   string // --mirror, else $OSBUILD_VM_MIRROR; "" means read apt's configuration
 	VMKernel string // --vm-kernel DIR: a directory with the build VM's kernel; "" for the default
+
+	Remote remoteFlags // --remote-cache REF, --remote-cache-push, --remote-cache-plain-http
 }
 
 // maxManifestSize bounds the manifest read; the largest upstream test
@@ -191,7 +193,7 @@ osbuild-vm's flags:
   --cpus N                 guest CPUs (default: the host's, at most 4)
   --mirror URL             Debian mirror (default $OSBUILD_VM_MIRROR, else apt's configuration)
   --vm-kernel DIR          use the build VM kernel from DIR
-`
+` + remoteUsage
 
 // parseRunFlags parses osbuild's flags and ours. Flags may come before or
 // after MANIFEST, as with Python's argparse. It returns nil options (and
@@ -252,6 +254,7 @@ func runFlagSet(o *runOptions) (*flag.FlagSet, *bool) {
 	fs.IntVar(&o.CPUs, "cpus", o.CPUs, "")
 	fs.StringVar(&o.Mirror, "mirror", o.Mirror, "")
 	fs.StringVar(&o.VMKernel, "vm-kernel", "", "")
+	o.Remote.register(fs, true)
 	return fs, fs.Bool("version", false, "")
 }
 
@@ -284,6 +287,9 @@ func (o *runOptions) finish() error {
 	}
 	if o.MonitorFD < 0 || o.CPUs < 1 || o.CPUs > 64 {
 		return fmt.Errorf("--monitor-fd must be >= 0 and --cpus between 1 and 64")
+	}
+	if err := o.Remote.check(); err != nil {
+		return err
 	}
 	var err error
 	for _, p := range []*string{&o.Store, &o.OutputDirectory, &o.VMKernel} {
