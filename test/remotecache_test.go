@@ -136,11 +136,17 @@ func TestRemoteCacheHello(t *testing.T) {
 
 	t.Run("resumes from the deepest remote checkpoint", func(t *testing.T) {
 		longer := longerHello(t)
-		b := newRunner(t, reg.Ref("ci/osbuild"), kernel)
+		b := newRunner(t, reg.Ref("ci/osbuild"), kernel, "--remote-cache-push") // keeps nothing: pushes floating objects
 		got, stderr := b.build(longer, helloCheckpoints...)
 		lines := remoteLines(stderr)
-		if len(lines) != 1 || !strings.HasPrefix(lines[0], "remote cache: pulled "+helloTree+" from ") {
-			t.Fatalf("want the tree's checkpoint pulled and nothing else, got %q\n%s", lines, stderr)
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "remote cache: pulled "+helloTree+" from ") ||
+			!strings.HasPrefix(lines[1], "remote cache: pushed ") || !strings.HasPrefix(lines[2], "remote cache: pushed ") {
+			t.Fatalf("want the tree's checkpoint pulled and nothing else, then two pushes, got %q\n%s", lines, stderr)
+		}
+		ls := osbuildVM(context.Background(), t, "cache", "ls", "--store", t.TempDir(), "--remote-cache", reg.Ref("ci/osbuild"),
+			"--remote-cache-plain-http", "--checkpoint", "tree", "--checkpoint", "archive", longer)
+		if ls.code != 0 || strings.Count(ls.stdout, "remote ") != 2 {
+			t.Fatalf("the longer manifest's checkpoints are not in the registry: exit %d\n%s%s", ls.code, ls.stdout, ls.stderr)
 		}
 		if n := len(stageDone.FindAllString(stderr, -1)); n != 2 {
 			t.Fatalf("%d stages ran, want 2 (the added one and the archive)\n%s", n, stderr)
