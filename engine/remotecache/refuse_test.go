@@ -19,7 +19,9 @@ import (
 // forgery changes an artifact before it is pushed: its config (as a JSON
 // object) and its manifest.
 type forgery struct {
-	name     string
+	name string
+	want string // in the refusal, when the reason matters
+
 	config   func(c map[string]any)
 	manifest func(m *ocispec.Manifest)
 }
@@ -41,8 +43,8 @@ func TestPullRefusesForgedArtifacts(t *testing.T) {
 			config: func(c map[string]any) { c["tree"].(map[string]any)["size"] = 4097 }},
 		{name: "tree smaller than its blob", manifest: func(m *ocispec.Manifest) { m.Layers[0].Size-- },
 			config: func(c map[string]any) { c["tree"].(map[string]any)["size"] = 4095 }},
-		{name: "tree over the limit", manifest: func(m *ocispec.Manifest) { m.Layers[0].Size = MaxTreeSize + 1 }},
-		{name: "manifest over the limit", manifest: func(m *ocispec.Manifest) {
+		{name: "tree over the limit", want: "(limit 274877906944)", manifest: func(m *ocispec.Manifest) { m.Layers[0].Size = MaxTreeSize + 1 }},
+		{name: "manifest over the limit", want: "(limit 65536)", manifest: func(m *ocispec.Manifest) {
 			m.Annotations["padding"] = strings.Repeat("x", MaxManifestSize)
 		}},
 		{name: "config id", config: func(c map[string]any) { c["id"] = other }},
@@ -53,7 +55,7 @@ func TestPullRefusesForgedArtifacts(t *testing.T) {
 		{name: "config tree size", config: func(c map[string]any) { c["tree"].(map[string]any)["size"] = 1 }},
 		{name: "config metadata key", config: func(c map[string]any) { c["meta"] = map[string]any{"../x": map[string]any{}} }},
 		{name: "config unknown field", config: func(c map[string]any) { c["trusted"] = true }},
-		{name: "config over the limit", config: func(c map[string]any) {
+		{name: "config over the limit", want: "(limit 4194304)", config: func(c map[string]any) {
 			c["meta"] = map[string]any{testID(1): strings.Repeat("x", MaxConfigSize)}
 		}},
 	}
@@ -70,8 +72,8 @@ func TestPullRefusesForgedArtifacts(t *testing.T) {
 			pushForged(t, forger, a, id, tc)
 			b, dir := openStore(t, unlimited)
 			_, err := c.Pull(ctx, b, id)
-			if !errors.Is(err, ErrRefused) {
-				t.Fatalf("pull: %v, want ErrRefused", err)
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("pull: %v, want ErrRefused %s", err, tc.want)
 			}
 			t.Logf("refused: %.300v", err)
 			nothingImported(t, b, dir, id)
