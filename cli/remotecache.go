@@ -105,6 +105,8 @@ func (r *remote) pull(ctx context.Context, m *manifest.Manifest, st *store.Store
 	if r == nil || len(exports) == 0 {
 		return nil
 	}
+	// The plan itself is not needed, only its questions; an unknown
+	// export is reported by the run's own planning.
 	build.Plan(m, exports, func(id string) bool { return r.have(ctx, st, id) })
 	return ctx.Err()
 }
