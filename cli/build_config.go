@@ -20,6 +20,7 @@ func execConfigFrom(opts *runOptions, stdout, stderr io.Writer) (execConfig, err
 		Monitor: mon, JSON: opts.JSON, StageTimeout: opts.StageTimeout,
 		Arch: opts.Arch, Accel: opts.Accel, MemoryMiB: int(opts.Memory >> 20), CPUs: opts.CPUs,
 		Mirror: opts.Mirror, VMKernel: opts.VMKernel, Debug: os.Getenv("OSBUILD_VM_DEBUG") == "1",
+		Remote: opts.Remote,
 	}
 	if opts.CacheMaxSet {
 		size := opts.CacheMaxSize

@@ -65,6 +65,7 @@ commands:
   depsolve [flags] MANIFEST
                          pin the manifest's Debian package requests (prints the result)
   vm check --arch ARCH   boot the build VM and check the agent, shares and channel
+  cache push|pull|ls     share store objects through an OCI registry
   version                print the version
 
 Run "osbuild-vm COMMAND -h" for a command's flags.
@@ -83,6 +84,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return depsolveCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "vm":
 		return vmCmd(ctx, args[1:], stdout, stderr)
+	case "cache":
+		return cacheCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "osbuild-vm", Version)
 		return nil
@@ -91,5 +94,5 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return exitf(ExitInvalid, "unknown command %q; use run, depsolve, vm or version", args[0])
+	return exitf(ExitInvalid, "unknown command %q; use run, depsolve, vm, cache or version", args[0])
 }

@@ -38,6 +38,8 @@ type execConfig struct {
 	Mirror       string
 	VMKernel     string
 	Debug        bool
+	Remote       remoteFlags // --remote-cache and its flags
+	remote       *remote     // the run's use of it (cli/remotecache.go)
 }
 
 // execute fetches the sources, builds what the exports need in the build
@@ -56,9 +58,14 @@ func execute(ctx context.Context, cfg execConfig, m *manifest.Manifest, stdout, 
 	}
 	mon.RunStarted(cfg.ManifestPath, len(m.Sources)+len(m.Pipelines))
 	err = fetchSources(ctx, st, m, mon, res)
+	cfg.remote = openRemote(cfg.Remote, func(s string) { mon.Output(s+"\n", "osbuild-vm") })
+	if err == nil {
+		err = cfg.remote.pull(ctx, m, st, cfg.Exports)
+	}
 	if err == nil {
 		err = runBuild(ctx, cfg, m, st, res)
 	}
+	cfg.remote.finish() // waits for pushes, which read the store
 	mon.RunFinished(cfg.ManifestPath, err == nil)
 	if cfg.JSON {
 		res.WriteJSON(stdout, fmt.Sprint(m.Version))
@@ -103,7 +110,7 @@ func runBuild(ctx context.Context, cfg execConfig, m *manifest.Manifest, st *sto
 		return err
 	}
 	r, err := build.Run(ctx, m, build.Config{
-		Store: build.FromStore(st),
+		Store: cfg.remote.wrap(ctx, st, build.FromStore(st)),
 		NewExecutor: func(ctx context.Context) (build.Executor, error) {
 			return runner.Boot(ctx, runner.BootConfig{
 				StoreDir: st.Root(), Arch: cfg.Arch, Accel: cfg.Accel, MemoryMiB: cfg.MemoryMiB,

@@ -49,6 +49,8 @@ type runOptions struct {
 	Mirror   string // --mirror, else $OSBUILD_VM_MIRROR; "" means read apt's configuration
 	Refresh  bool   // --refresh: fetch InRelease for package requests even when cached recently
 	VMKernel string // --vm-kernel DIR: a directory with the build VM's kernel; "" for the default
+
+	Remote remoteFlags // --remote-cache REF, --remote-cache-push, --remote-cache-plain-http
 }
 
 // maxManifestSize bounds the manifest read; the largest upstream test
@@ -197,7 +199,7 @@ osbuild-vm's flags:
   --vm-kernel DIR          use the build VM kernel from DIR
   --refresh                re-read the archive for mpp-depsolve-deb requests even when
                            its index was cached less than an hour ago
-
+` + remoteUsage + `
 A manifest with mpp-depsolve-deb package requests is resolved first (see
 osbuild-vm depsolve -h); the pinned manifest is written to
 <output-directory>/manifest.pinned.json.
@@ -263,6 +265,7 @@ func runFlagSet(o *runOptions) (*flag.FlagSet, *bool) {
 	fs.StringVar(&o.Mirror, "mirror", o.Mirror, "")
 	fs.StringVar(&o.VMKernel, "vm-kernel", "", "")
 	fs.BoolVar(&o.Refresh, "refresh", false, "")
+	o.Remote.register(fs, true)
 	return fs, fs.Bool("version", false, "")
 }
 
@@ -295,6 +298,9 @@ func (o *runOptions) finish() error {
 	}
 	if o.MonitorFD < 0 || o.CPUs < 1 || o.CPUs > 64 {
 		return fmt.Errorf("--monitor-fd must be >= 0 and --cpus between 1 and 64")
+	}
+	if err := o.Remote.check(); err != nil {
+		return err
 	}
 	var err error
 	for _, p := range []*string{&o.Store, &o.OutputDirectory, &o.VMKernel} {

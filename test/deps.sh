@@ -3,7 +3,8 @@
 # only when something is missing: QEMU for both architectures, the C
 # virtiofsd, firmware, uidmap (rootless virtiofsd), busybox-static (a
 # pinned-free local build root for tests), mmdebstrap (the reference the
-# package resolver is compared with), and the Go modules.
+# package resolver is compared with), docker-registry (the remote-cache
+# tests' registry), and the Go modules.
 set -euo pipefail
 
 need=()
@@ -21,6 +22,38 @@ if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}" >&2
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}" >&2
+fi
+
+# docker-registry (the CNCF distribution registry) serves the remote-cache
+# tests, which start their own instances on 127.0.0.1. Its postinst starts a
+# system service on :5000 (invoke-rc.d, or systemd): a policy-rc.d that
+# forbids starting services keeps that from happening during this install,
+# and the unit is disabled so that no boot starts it either.
+if ! have docker-registry; then
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null || { echo "deps: missing package docker-registry; run this as root or install it" >&2; exit 1; }
+		sudo=sudo
+	fi
+	policy=/usr/sbin/policy-rc.d
+	ours=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# deps.sh: no service starts while docker-registry installs\nexit 101\n' | $sudo tee "$policy" >/dev/null
+		$sudo chmod 755 "$policy"
+		ours=1
+		trap '$sudo rm -f "$policy"' EXIT
+	fi
+	echo "deps: installing docker-registry (its service is not started)" >&2
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends docker-registry >&2
+	if [ -n "$ours" ]; then
+		$sudo rm -f "$policy"
+		trap - EXIT
+	fi
+	$sudo update-rc.d docker-registry disable >/dev/null 2>&1 || true
+	if command -v systemctl >/dev/null; then
+		$sudo systemctl disable docker-registry.service >/dev/null 2>&1 || true
+	fi
 fi
 
 if ! command -v go >/dev/null; then

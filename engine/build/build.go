@@ -133,69 +133,9 @@ func (b *builder) stored(id string) (string, bool) {
 	return path, err == nil
 }
 
-// depsolve returns the pipelines to build, dependencies first, as osbuild's
-// Manifest.depsolve: starting from the exports, skipping pipelines already
-// in the store, and looking at a pipeline's inputs only for stages after
-// its last cached one.
+// depsolve returns the pipelines to build, dependencies first (Plan).
 func (b *builder) depsolve(targets []string) ([]*manifest.Pipeline, error) {
-	var check []*manifest.Pipeline
-	for _, t := range targets {
-		p := b.m.Pipeline(t)
-		if p == nil {
-			return nil, fmt.Errorf("export %q: no such pipeline", t)
-		}
-		check = append(check, p)
-	}
-	var order []*manifest.Pipeline
-	for len(check) > 0 {
-		p := check[len(check)-1]
-		check = check[:len(check)-1]
-		if b.contains(p.ID) {
-			continue
-		}
-		order = moveToEnd(order, p)
-		if p.Build != nil {
-			check = append(check, p.Build)
-		}
-		check = append(check, b.stageDeps(p)...)
-	}
-	for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
-		order[i], order[j] = order[j], order[i]
-	}
-	return order, nil
-}
-
-func moveToEnd(order []*manifest.Pipeline, p *manifest.Pipeline) []*manifest.Pipeline {
-	for i, q := range order {
-		if q == p {
-			order = append(order[:i], order[i+1:]...)
-			break
-		}
-	}
-	return append(order, p)
-}
-
-// stageDeps lists the pipelines that p's uncached stages take as inputs.
-func (b *builder) stageDeps(p *manifest.Pipeline) []*manifest.Pipeline {
-	var deps []*manifest.Pipeline
-	for i := len(p.Stages) - 1; i >= 0; i-- {
-		s := p.Stages[i]
-		if b.contains(s.ID) {
-			break
-		}
-		for _, name := range sortedKeys(s.Inputs) {
-			in := s.Inputs[name]
-			if in.Origin != "org.osbuild.pipeline" {
-				continue
-			}
-			for _, r := range in.References {
-				if q := b.m.Pipeline(r.ID); q != nil {
-					deps = append(deps, q)
-				}
-			}
-		}
-	}
-	return deps
+	return Plan(b.m, targets, b.contains)
 }
 
 // kind says whether s is run as a stage or a v1 assembler.

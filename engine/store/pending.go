@@ -81,6 +81,12 @@ func (p *Pending) WriteTree(write func(w io.Writer) error) error {
 // ID returns the id the object will be committed as.
 func (p *Pending) ID() string { return p.id }
 
+// SHA256 returns the digest of the tree.tar that WriteTree wrote, as the
+// store computed it, or "" before WriteTree: a caller importing a tree
+// whose digest it was promised (a remote cache) compares the two before
+// Commit.
+func (p *Pending) SHA256() string { return p.sha256 }
+
 // ErrDone reports use of a Pending after Commit or Abort.
 var ErrDone = errors.New("pending object already committed or aborted")
 

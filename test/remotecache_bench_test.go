@@ -1,0 +1,78 @@
+package test
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/engine/remotecache/registrytest"
+	"github.com/osbuild-vm/osbuild-vm/host/vm/vmtest"
+)
+
+// BenchmarkRemoteCacheHello measures, for the example, a build served
+// entirely from a remote cache (a fresh store, the checkpoints in a local
+// registry: pull, verify, import, export; no VM) against the same build
+// from an empty cache (a fresh store, no remote: the VM builds it), as
+// medians, and the bytes the remote build pulled. The registry is
+// Debian's docker-registry on 127.0.0.1, so the figures leave out a real
+// network. (A Debian build root, minutes under TCG, is the case that
+// matters; it is measured once Debian manifests exist.)
+// Run: go test -run '^$' -bench RemoteCacheHello -benchtime 3x ./test/
+func BenchmarkRemoteCacheHello(b *testing.B) {
+	b.Setenv("DOCKER_CONFIG", b.TempDir())
+	kernel := vmtest.Boot(b, "amd64").Kernel.Dir
+	reg := registrytest.Start(b, registrytest.Options{})
+	remote := []string{"--remote-cache", reg.Ref("bench"), "--remote-cache-plain-http", "--checkpoint", "archive"}
+	if _, err := benchBuild(b, kernel, append(remote, "--remote-cache-push")...); err != nil {
+		b.Fatal(err)
+	}
+	noKernel := filepath.Join(b.TempDir(), "no-kernel") // a remote build that boots a VM fails
+	var empty, fromRemote []time.Duration
+	var pulled int64
+	for b.Loop() {
+		start := time.Now()
+		if _, err := benchBuild(b, kernel); err != nil {
+			b.Fatal(err)
+		}
+		empty = append(empty, time.Since(start))
+		start = time.Now()
+		stderr, err := benchBuild(b, noKernel, remote...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fromRemote = append(fromRemote, time.Since(start))
+		pulled = pulledBytes(stderr)
+	}
+	b.ReportMetric(medianDur(empty).Seconds(), "empty-cache-s")
+	b.ReportMetric(medianDur(fromRemote).Seconds(), "remote-cache-s")
+	b.ReportMetric(float64(pulled), "pulled-bytes")
+	b.ReportMetric(float64(medianDur(empty))/float64(medianDur(fromRemote)), "empty/remote")
+}
+
+// benchBuild builds the example into a fresh store and returns what it
+// printed.
+func benchBuild(b *testing.B, kernel string, flags ...string) (string, error) {
+	var out, errb syncBuffer
+	args := append([]string{"run", "--arch", "amd64", "--vm-kernel", kernel, "--store", b.TempDir()}, flags...)
+	args = append(args, "--output-directory", b.TempDir(), "--export", "archive", hello)
+	err := runCLI(context.Background(), &out, &errb, args...)
+	if err != nil {
+		b.Logf("%s", errb.String())
+	}
+	return errb.String(), err
+}
+
+var pulledLine = regexp.MustCompile(`remote cache: pulled \S+ from \S+ \((\d+) bytes\)`)
+
+// pulledBytes adds up the bytes of a run's "pulled" lines.
+func pulledBytes(stderr string) int64 {
+	var n int64
+	for _, m := range pulledLine.FindAllStringSubmatch(stderr, -1) {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		n += v
+	}
+	return n
+}
