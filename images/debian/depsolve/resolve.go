@@ -53,6 +53,12 @@ type Result struct {
 	// Essential is how many of Packages form the essential set: the
 	// Essential: yes packages and their dependencies (0 for VariantNone).
 	Essential int
+	// Auto names the packages of the second phase that apt would mark
+	// automatically installed: pulled in as dependencies, not asked for
+	// (the request's packages, and apt and Priority: required for
+	// minbase, are asked for). The essential set is installed with dpkg
+	// and never marked.
+	Auto map[string]bool
 }
 
 // Resolve selects the packages an apt-get install of req into an empty
@@ -74,11 +80,22 @@ func (u *Universe) Resolve(req Request) (*Result, error) {
 	if req.Variant == VariantEssential || req.Variant == VariantMinbase {
 		essential = s.phase(u.essentialSet(s))
 	}
-	rest := s.phase(u.secondPhase(req.Variant, wanted.packages, s))
+	asked := u.secondPhase(req.Variant, wanted.packages, s)
+	rest := s.phase(asked)
 	if err := s.verify(wanted.packages); err != nil {
 		return nil, err
 	}
-	return s.result(essential, rest)
+	r, err := s.result(essential, rest)
+	if err != nil {
+		return nil, err
+	}
+	r.Auto = map[string]bool{}
+	for _, p := range rest {
+		if !slices.Contains(asked, p) {
+			r.Auto[p.Package.Package] = true
+		}
+	}
+	return r, nil
 }
 
 // request is a Request with its names looked up.

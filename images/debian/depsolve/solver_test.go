@@ -1,6 +1,7 @@
 package depsolve
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -201,11 +202,12 @@ func TestVariants(t *testing.T) {
 		variant Variant
 		want    []string
 		ess     int
+		auto    []string // pulled in as dependencies in the second phase
 	}{
-		{VariantNone, []string{"user 1"}, 0},
-		{"", []string{"user 1"}, 0},
-		{VariantEssential, []string{"ess 1", "esslib 1", "user 1"}, 2},
-		{VariantMinbase, []string{"ess 1", "esslib 1", "apt 1", "req 1", "reqlib 1", "user 1"}, 2},
+		{VariantNone, []string{"user 1"}, 0, nil},
+		{"", []string{"user 1"}, 0, nil},
+		{VariantEssential, []string{"ess 1", "esslib 1", "user 1"}, 2, nil},
+		{VariantMinbase, []string{"ess 1", "esslib 1", "apt 1", "req 1", "reqlib 1", "user 1"}, 2, []string{"reqlib"}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.variant), func(t *testing.T) {
@@ -220,6 +222,13 @@ func TestVariants(t *testing.T) {
 			wantSet(t, got, tt.want...)
 			if r.Essential != tt.ess {
 				t.Errorf("Essential = %d, want %d", r.Essential, tt.ess)
+			}
+			var auto []string
+			for name := range r.Auto {
+				auto = append(auto, name)
+			}
+			if !slices.Equal(sorted(auto), tt.auto) {
+				t.Errorf("Auto = %v, want %v (apt, Priority: required and the request are asked for)", sorted(auto), tt.auto)
 			}
 			for i, p := range r.Packages {
 				inEssential := p.Package == "ess" || p.Package == "esslib"

@@ -72,12 +72,21 @@ func Pin(ctx context.Context, data []byte, arch string, res Resolver) ([]byte, [
 }
 
 // pin replaces the directive by references, in its place, and adds a
-// source item for each package.
+// source item for each package. A package apt would mark automatically
+// installed carries the metadata {"deb.auto": true} (then every reference
+// is an object, as the files input's schema wants one form throughout).
 func (s *site) pin(r *depsolve.Result, items *pyjson.Object) {
 	refs := make([]any, 0, len(r.Packages))
 	for _, p := range r.Packages {
 		id := "sha256:" + p.SHA256
-		refs = append(refs, id)
+		if len(r.Auto) == 0 {
+			refs = append(refs, id)
+		} else if r.Auto[p.Package] {
+			refs = append(refs, pyjson.NewObject("id", id, "options",
+				pyjson.NewObject("metadata", pyjson.NewObject("deb.auto", true))))
+		} else {
+			refs = append(refs, pyjson.NewObject("id", id))
+		}
 		if !items.Has(id) {
 			items.Set(id, pyjson.NewObject("url", p.URL))
 		}
