@@ -112,10 +112,24 @@ type lazyResolver struct {
 }
 
 func (l *lazyResolver) Resolve(ctx context.Context, req *mpp.Request, arch string) (*depsolve.Result, error) {
+	if err := l.init(); err != nil {
+		return nil, err
+	}
+	return l.r.Resolve(ctx, req, arch)
+}
+
+func (l *lazyResolver) MirrorURL(context.Context) (string, error) {
+	if err := l.init(); err != nil {
+		return "", err
+	}
+	return l.r.Mirror, nil
+}
+
+func (l *lazyResolver) init() error {
 	if l.r == nil {
 		mirror, err := archive.ResolveMirror(l.o.mirror)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cache := &archive.IndexCache{Dir: filepath.Join(l.o.store, archive.StoreDir), MaxAge: indexMaxAge}
 		if l.o.refresh {
@@ -124,7 +138,7 @@ func (l *lazyResolver) Resolve(ctx context.Context, req *mpp.Request, arch strin
 		l.r = &mpp.ArchiveResolver{Mirror: mirror, Cache: cache, Keyring: archiveKeyring, Now: archiveClock,
 			Log: func(format string, args ...any) { fmt.Fprintf(l.stderr, "depsolve: "+format+"\n", args...) }}
 	}
-	return l.r.Resolve(ctx, req, arch)
+	return nil
 }
 
 // prefixExit puts "cmd: " before an *ExitError's message.

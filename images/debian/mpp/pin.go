@@ -16,6 +16,8 @@ import (
 // the directive's architecture, or the default when it names none.
 type Resolver interface {
 	Resolve(ctx context.Context, req *Request, arch string) (*depsolve.Result, error)
+	// MirrorURL is the mirror packages come from, for mpp-format-string.
+	MirrorURL(ctx context.Context) (string, error)
 }
 
 // IsRequestError says whether err is a mistake in the manifest's request
@@ -46,8 +48,18 @@ type site struct {
 // The same manifest and archive give the same bytes.
 func Pin(ctx context.Context, data []byte, arch string, res Resolver) ([]byte, []*Request, error) {
 	doc, sites, err := find(data)
-	if err != nil || len(sites) == 0 {
+	if err != nil {
 		return data, nil, err
+	}
+	formats, err := formatSites(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(sites) == 0 && len(formats) == 0 {
+		return data, nil, nil
+	}
+	if err := fillFormats(ctx, formats, res, arch); err != nil {
+		return nil, nil, err
 	}
 	items := pyjson.NewObject()
 	reqs := make([]*Request, 0, len(sites))
@@ -63,7 +75,9 @@ func Pin(ctx context.Context, data []byte, arch string, res Resolver) ([]byte, [
 		s.pin(r, items)
 		reqs = append(reqs, s.req)
 	}
-	mergeSources(doc.(*pyjson.Object), items)
+	if len(items.Keys()) > 0 {
+		mergeSources(doc.(*pyjson.Object), items)
+	}
 	out, err := dump(doc)
 	if err != nil {
 		return nil, nil, err

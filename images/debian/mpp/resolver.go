@@ -109,3 +109,6 @@ func (r *ArchiveResolver) logf(format string, args ...any) {
 		r.Log(format, args...)
 	}
 }
+
+// MirrorURL is the mirror the packages come from.
+func (r *ArchiveResolver) MirrorURL(context.Context) (string, error) { return r.Mirror, nil }
