@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -176,8 +174,8 @@ func assertClean(t *testing.T, tmp string, dirsToo bool) {
 	}
 }
 
-// rootlessUser is the account TestVMCheckRootless creates when run as root.
-const rootlessUser = "osbuildvmtest"
+// rootlessUser is the account TestVMCheckRootless runs as when run as root.
+const rootlessUser = vmtest.RootlessUser
 
 // TestVMCheckRootless runs the whole check as a plain user: QEMU under TCG
 // and virtiofsd in a user namespace. As root it creates the user (with
@@ -203,7 +201,7 @@ func TestVMCheckRootless(t *testing.T) {
 	cmd.Path, cmd.Args[0] = filepath.Join(dir, "cli.test"), filepath.Join(dir, "cli.test")
 	cmd.Env = append(cmd.Env, "OSBUILD_VM_CLI_GUEST="+filepath.Join(dir, "guest"), "HOME="+dir)
 	if os.Geteuid() == 0 {
-		uid, gid := ensureRootlessUser(t)
+		uid, gid := vmtest.EnsureRootlessUser(t)
 		for _, p := range []string{dir, tmp} {
 			os.Chown(p, uid, gid)
 		}
@@ -243,35 +241,4 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// ensureRootlessUser creates rootlessUser with subordinate ids if needed
-// and returns its uid and gid.
-func ensureRootlessUser(t *testing.T) (int, int) {
-	t.Helper()
-	if _, err := user.Lookup(rootlessUser); err != nil {
-		run(t, "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", rootlessUser)
-	}
-	if !fileHasOwner("/etc/subuid", rootlessUser) || !fileHasOwner("/etc/subgid", rootlessUser) {
-		run(t, "usermod", "--add-subuids", "300000-365535", "--add-subgids", "300000-365535", rootlessUser)
-	}
-	u, err := user.Lookup(rootlessUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uid, gid
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-}
-
-func fileHasOwner(file, name string) bool {
-	b, err := os.ReadFile(file)
-	return err == nil && bytes.Contains(append([]byte("\n"), b...), []byte("\n"+name+":"))
 }

@@ -4,13 +4,19 @@
 # virtiofsd, firmware, uidmap (rootless virtiofsd), busybox-static (a
 # pinned-free local build root for tests), mmdebstrap (the reference the
 # package resolver is compared with), docker-registry (the remote-cache
-# tests' registry), and the Go modules.
+# tests' registry), and the Go modules. With the argument "e2e" also what
+# the end-to-end comparisons need: qemu-user-static and binfmt-support, so
+# that mmdebstrap builds arm64 references on an amd64 host.
 set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64 \
-	uidmap busybox-static debian-archive-keyring ca-certificates make git mmdebstrap; do
+pkgs=(qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64
+	uidmap busybox-static debian-archive-keyring ca-certificates make git mmdebstrap)
+if [ "${1:-}" = e2e ]; then
+	pkgs+=(qemu-user-static binfmt-support)
+fi
+for pkg in "${pkgs[@]}"; do
 	have "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -50,6 +50,20 @@ func chownTree(t *testing.T, dir string, uid int) {
 // plainUID, in base, and returns its exit code and stderr.
 func runAsPlainUser(t *testing.T, base string, args ...string) (int, string) {
 	t.Helper()
+	return runAs(t, base, plainRun{uid: plainUID, gid: plainUID}, args...)
+}
+
+// plainRun says who runs osbuild-vm, and how.
+type plainRun struct {
+	uid, gid int
+	env      []string // besides PATH, HOME and TMPDIR
+	umask077 bool     // run with umask 077 instead of the test's
+}
+
+// runAs builds osbuild-vm into base and runs it with args as p says, in
+// base/home, and returns its exit code and stderr.
+func runAs(t *testing.T, base string, p plainRun, args ...string) (int, string) {
+	t.Helper()
 	bin := filepath.Join(base, "osbuild-vm")
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -64,20 +78,24 @@ func runAsPlainUser(t *testing.T, base string, args ...string) (int, string) {
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	chownTree(t, home, plainUID)
+	chownTree(t, home, p.uid)
 	cmd := exec.CommandContext(context.Background(), bin, args...)
+	if p.umask077 {
+		// umask belongs to the process: a shell sets it and execs the binary
+		cmd = exec.CommandContext(context.Background(), "/bin/sh", append([]string{"-c", `umask 077; exec "$0" "$@"`, bin}, args...)...)
+	}
 	cmd.Dir = home
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + home}
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "TMPDIR=" + home}, p.env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: plainUID, Gid: plainUID}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.gid)}}
 	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
 		return exit.ExitCode(), stderr.String()
 	case err != nil:
-		t.Fatalf("run osbuild-vm as uid %d: %v", plainUID, err)
+		t.Fatalf("run osbuild-vm as uid %d: %v", p.uid, err)
 	}
 	return 0, stderr.String()
 }
