@@ -2,6 +2,7 @@ package build
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/store"
 )
@@ -25,7 +26,9 @@ func (o objectStore) Commit(id string, write func(dir string) error, meta map[st
 		return err
 	}
 	if err := write(p.Dir()); err != nil {
-		p.Abort()
+		if aerr := p.Abort(); aerr != nil {
+			return fmt.Errorf("%w; and %w", err, aerr)
+		}
 		return err
 	}
 	_, err = p.Commit(meta)
