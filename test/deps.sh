@@ -2,13 +2,14 @@
 # Installs what building, running and testing osbuild-vm needs on Debian 12,
 # only when something is missing: QEMU for both architectures, the C
 # virtiofsd, firmware, uidmap (rootless virtiofsd), busybox-static (a
-# pinned-free local build root for tests), and the Go modules.
+# pinned-free local build root for tests), gcc (cgo, which the race detector
+# of `make test` needs), and the Go modules.
 set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64 \
-	uidmap busybox-static debian-archive-keyring ca-certificates make git; do
+	uidmap busybox-static debian-archive-keyring ca-certificates make git gcc libc6-dev; do
 	have "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
