@@ -50,7 +50,7 @@ soak: deps guest
 # e2e builds the example for both architectures end to end and prints the
 # timings (the same tests run in `make test`; this shows them verbosely).
 e2e: deps guest
-	$(GO) test -count=1 -v -run 'TestHelloExample|TestUserStageInBuildRoot|TestV1BuildPipelineAndTarAssembler|TestCheckpointReuse|TestEveryBuiltinStageInVM' ./test/
+	$(GO) test -count=1 -v -run 'TestHelloExample|TestUserStageInBuildRoot|TestV1BuildPipelineAndTarAssembler|TestCheckpointReuse|TestEveryBuiltinStageInVM|TestConcurrentRunsOneStore|TestKillAtRandomMoments|TestStoreOnFullFilesystem|TestHostile' ./test/
 
 # bench runs the benchmarks and prints what they measured: VM boot to
 # agent-ready and to exit, request round trip (host/vm), stage dispatch,
