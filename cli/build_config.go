@@ -62,6 +62,10 @@ func (w fdWriter) Write(p []byte) (int, error) {
 		if err == unix.EINTR {
 			continue
 		}
+		if err == unix.EAGAIN { // a non-blocking descriptor: wait until it takes more
+			unix.Poll([]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}, -1)
+			continue
+		}
 		if err != nil {
 			return done, &os.PathError{Op: "write", Path: w.name, Err: err}
 		}
