@@ -19,6 +19,12 @@
 //	    ahead/               mounts it builds before its spec (sandbox.Main)
 //
 // The sandbox.Spec travels to the setup process on its standard input.
+//
+// A stage is bounded (bounds.go): each setup process starts in a cgroup
+// of its own, <Config.Cgroup>/call-<n>, whose pids.max caps the stage's
+// processes, and a stage refused a fork is killed; at most MaxStageOutput
+// of its output is forwarded; a stage that fails with the working file
+// system full is told apart from one that fails for its own reasons.
 package runner
 
 import (
