@@ -11,7 +11,7 @@ GUEST_BINS    := $(foreach a,$(ARCHES),host/guestbin/bin/osbuild-guest-$(a))
 GUEST_LDFLAGS := -s -w -X $(MODULE)/guest/agent.Version=$(VERSION)
 HOST_LDFLAGS  := -X $(MODULE)/cli.Version=$(VERSION)
 
-.PHONY: all guest deps run test e2e bench fuzz clean FORCE
+.PHONY: all guest deps run test soak e2e bench fuzz clean FORCE
 
 all: osbuild-vm
 
@@ -35,11 +35,17 @@ run: deps osbuild-vm
 	./osbuild-vm run --arch arm64 --output-directory output --export archive images/hello/hello.json
 	@ls -l output/archive/hello.tar
 
-# test runs go test ./... (VM tests boot real VMs under TCG); in CI
+# test runs go test -race ./... (VM tests boot real VMs under TCG); in CI
 # (CI=true) a skipped test fails the run. The guest binaries are rebuilt
-# first so the embedded ones are never stale.
+# first so the embedded ones are never stale. The race detector costs
+# little here: the VM tests' time is QEMU's, which it does not slow down.
 test: deps guest
 	./test/gotest.sh
+
+# soak runs the suite of `make test` three times in a row with a CPU hog
+# keeping every core busy; all rounds must pass. The hog ends with it.
+soak: deps guest
+	./test/soak.sh
 
 # e2e runs the end-to-end builds verbosely with their timings: the example
 # for both architectures and the arm64 trixie minbase tree (also in make
@@ -50,7 +56,7 @@ test: deps guest
 # with one CPU, to the same bytes. About an hour under TCG.
 e2e: deps guest
 	./test/deps.sh e2e
-	$(GO) test -count=1 -v -timeout 150m -tags e2e -run 'TestHelloExample|TestUserStageInBuildRoot|TestV1BuildPipelineAndTarAssembler|TestCheckpointReuse|TestEveryBuiltinStageInVM|TestDebian' ./test/
+	$(GO) test -count=1 -v -timeout 150m -tags e2e -run 'TestHelloExample|TestUserStageInBuildRoot|TestV1BuildPipelineAndTarAssembler|TestCheckpointReuse|TestEveryBuiltinStageInVM|TestDebian|TestConcurrentRunsOneStore|TestKillAtRandomMoments|TestStoreOnFullFilesystem|TestHostile' ./test/
 
 # bench runs the benchmarks and prints what they measured: VM boot to
 # agent-ready and to exit, request round trip (host/vm), stage dispatch,

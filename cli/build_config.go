@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/monitor"
+	"golang.org/x/sys/unix"
 )
 
 // execConfigFrom turns the parsed flags into what execute needs.
@@ -43,5 +44,33 @@ func monitorWriter(opts *runOptions, stdout, stderr io.Writer) io.Writer {
 	case 2:
 		return stderr
 	}
-	return os.NewFile(uintptr(opts.MonitorFD), fmt.Sprintf("monitor-fd-%d", opts.MonitorFD))
+	return fdWriter{fd: opts.MonitorFD, name: fmt.Sprintf("monitor-fd-%d", opts.MonitorFD)}
+}
+
+// fdWriter writes to a descriptor the process was handed and does not
+// own. Unlike an *os.File it never closes it: an os.File made for the fd
+// would close it when collected, under the feet of whoever owns it (a
+// test running the CLI in-process, say).
+type fdWriter struct {
+	fd   int
+	name string
+}
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(w.fd, p[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN { // a non-blocking descriptor: wait until it takes more
+			unix.Poll([]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}, -1)
+			continue
+		}
+		if err != nil {
+			return done, &os.PathError{Op: "write", Path: w.name, Err: err}
+		}
+		done += n
+	}
+	return done, nil
 }

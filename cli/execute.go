@@ -67,10 +67,27 @@ func execute(ctx context.Context, cfg execConfig, m *manifest.Manifest, stdout, 
 	}
 	cfg.remote.finish() // waits for pushes, which read the store
 	mon.RunFinished(cfg.ManifestPath, err == nil)
+	var jsonErr error
 	if cfg.JSON {
-		res.WriteJSON(stdout, fmt.Sprint(m.Version))
+		jsonErr = res.WriteJSON(stdout, fmt.Sprint(m.Version))
 	}
-	return buildExit(ctx, err, stderr)
+	return buildExit(ctx, withReportErrors(err, mon.Err(), jsonErr), stderr)
+}
+
+// withReportErrors adds the failures to report a run (its monitor's
+// output, the --json document) to the build's own error: a run whose
+// result could not be written has failed, even when the build did not.
+func withReportErrors(err error, reportErrs ...error) error {
+	for _, re := range reportErrs {
+		switch {
+		case re == nil:
+		case err == nil:
+			err = fmt.Errorf("run: %w", re)
+		default:
+			err = fmt.Errorf("%w; and %v", err, re)
+		}
+	}
+	return err
 }
 
 func buildName(p *manifest.Pipeline) string {

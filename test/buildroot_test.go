@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osbuild-vm/osbuild-vm/jsoncomm"
 )
 
 // busyboxManifest is a v2 manifest whose build pipeline unpacks Debian's
@@ -68,13 +70,18 @@ echo "probe done on $($bb uname -m)"
 // busybox as /bin/sh, sees osbuild's arguments, and cannot reach the
 // host's files or anything outside its tree.
 func TestUserStageInBuildRoot(t *testing.T) {
-	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("host secret"), 0o644)
-	script := strings.Replace(probeScript, "set -u", "set -u\nHOST_SECRET="+secret, 1)
+	// The secret lies in the libdir, which the VM does share (as
+	// libdir0): a stage that saw the agent's view of the shares would
+	// read it at this path.
+	script := strings.Replace(probeScript, "set -u", "set -u\nHOST_SECRET="+jsoncomm.SharesDir+"/libdir0/secret", 1)
+	lib := libdir(t, "probe", script)
+	if err := os.WriteFile(filepath.Join(lib, "secret"), []byte("host secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	m := busyboxManifest(t, "arm64", map[string]any{"type": "test.probe", "options": map[string]any{"greeting": "hi"}})
 	out := t.TempDir()
 	args := append([]string{"run"}, vmArgs(t, "arm64")...)
-	args = append(args, "--libdir", libdir(t, "probe", script), "--output-directory", out, "--export", "tree",
+	args = append(args, "--libdir", lib, "--output-directory", out, "--export", "tree",
 		writeJSON(t, "probe.json", m))
 	r := osbuildVM(context.Background(), t, args...)
 	if r.code != 0 {
@@ -171,7 +178,14 @@ func TestV1BuildPipelineAndTarAssembler(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(out, "assembler", "v1.tar.gz")); err != nil {
-		t.Fatalf("assembler output: %v", err)
+	files := gzipTarEntries(t, filepath.Join(out, "assembler", "v1.tar.gz"))
+	if got := files["etc/hostname"]; got != "v1\n" {
+		t.Errorf("etc/hostname in the assembled tar = %q, want %q", got, "v1\n")
+	}
+	if _, ok := files["etc"]; !ok {
+		t.Errorf("the assembled tar lacks etc: %v", keys(files))
+	}
+	if _, ok := files["usr"]; ok {
+		t.Error("the assembled tar holds the build pipeline's /usr")
 	}
 }

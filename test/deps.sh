@@ -2,17 +2,18 @@
 # Installs what building, running and testing osbuild-vm needs on Debian 12,
 # only when something is missing: QEMU for both architectures, the C
 # virtiofsd, firmware, uidmap (rootless virtiofsd), busybox-static (a
-# pinned-free local build root for tests), mmdebstrap (the reference the
-# package resolver is compared with), docker-registry (the remote-cache
-# tests' registry), and the Go modules. With the argument "e2e" also what
-# the end-to-end comparisons need: qemu-user-static and binfmt-support, so
-# that mmdebstrap builds arm64 references on an amd64 host.
+# pinned-free local build root for tests), gcc (cgo, which the race detector
+# of `make test` needs), mmdebstrap (the reference the package resolver is
+# compared with), docker-registry (the remote-cache tests' registry), and the
+# Go modules. With the argument "e2e" also what the end-to-end comparisons
+# need: qemu-user-static and binfmt-support, so that mmdebstrap builds arm64
+# references on an amd64 host.
 set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 pkgs=(qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64
-	uidmap busybox-static debian-archive-keyring ca-certificates make git mmdebstrap)
+	uidmap busybox-static debian-archive-keyring ca-certificates make git gcc libc6-dev mmdebstrap)
 if [ "${1:-}" = e2e ]; then
 	pkgs+=(qemu-user-static binfmt-support)
 fi

@@ -1,10 +1,12 @@
 #!/bin/bash
-# Runs the whole test suite. In CI (CI=true) a skipped test is a failure:
-# VM tests skip only when QEMU is missing, and CI installs QEMU.
+# Runs the whole test suite under the race detector (every package allows
+# it, and with it the suite still fits CI's budget: see the Makefile's
+# test target). In CI (CI=true) a skipped test is a failure: VM tests
+# skip only when QEMU is missing, and CI installs QEMU.
 set -uo pipefail
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -count=1 -timeout 40m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:'
+go test -race -count=1 -timeout 40m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:|DATA RACE'
 status=${PIPESTATUS[0]}
 passed=$(grep -c -- '^\s*--- PASS' "$log")
 failed=$(grep -c -- '^\s*--- FAIL' "$log")

@@ -7,6 +7,7 @@ package test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -130,7 +131,8 @@ func writeJSON(t *testing.T, name string, v any) string {
 	return p
 }
 
-// tarEntries reads a tar archive into name -> content (links as "-> target").
+// tarEntries reads a tar archive into name -> content (links as
+// "-> target"); names lose a leading "./" and a trailing "/".
 func tarEntries(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -138,8 +140,28 @@ func tarEntries(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	return readTar(t, f, path)
+}
+
+// gzipTarEntries is tarEntries for a gzip-compressed archive.
+func gzipTarEntries(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return readTar(t, zr, path)
+}
+
+func readTar(t *testing.T, r io.Reader, path string) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	tr := tar.NewReader(f)
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -148,15 +170,28 @@ func tarEntries(t *testing.T, path string) map[string]string {
 		if err != nil {
 			t.Fatalf("read %s: %v", path, err)
 		}
-		name := strings.TrimPrefix(h.Name, "./")
+		name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 		switch h.Typeflag {
 		case tar.TypeSymlink, tar.TypeLink:
 			out[name] = "-> " + h.Linkname
 		default:
-			b, _ := io.ReadAll(tr)
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatalf("read %s: %s: %v", path, name, err)
+			}
 			out[name] = string(b)
 		}
 	}
+}
+
+// keys lists a map's keys in order, for messages.
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // storeLeftovers lists what a run left in the store's tmp/ (a finished run

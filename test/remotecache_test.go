@@ -230,14 +230,6 @@ func tarEntriesOf(t *testing.T, b []byte) map[string]string {
 	return tarEntries(t, p)
 }
 
-func keys(m map[string]string) []string {
-	var k []string
-	for name := range m {
-		k = append(k, name)
-	}
-	return k
-}
-
 // TestRemoteCacheBadCredentials: a registry that refuses the runner's
 // credentials costs one clear line, and the run goes on without it (here
 // to the VM, whose kernel is missing: nothing was pulled).

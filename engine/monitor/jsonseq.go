@@ -23,7 +23,7 @@ const maxOutput = 31000
 // metadata. Empty fields are left out.
 type JSONSeqMonitor struct {
 	mu       sync.Mutex
-	w        io.Writer
+	w        *stickyWriter
 	now      Clock
 	ctx      context
 	sent     map[string]bool
@@ -34,8 +34,15 @@ type JSONSeqMonitor struct {
 
 // NewJSONSeqMonitor writes to w, stamping records with now.
 func NewJSONSeqMonitor(w io.Writer, now Clock) *JSONSeqMonitor {
-	return &JSONSeqMonitor{w: w, now: now, sent: map[string]bool{},
+	return &JSONSeqMonitor{w: &stickyWriter{w: w}, now: now, sent: map[string]bool{},
 		progress: progress{Name: "pipelines/sources"}}
+}
+
+// Err is the first error writing a record, or nil.
+func (m *JSONSeqMonitor) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.w.err
 }
 
 // context is osbuild's monitor.Context.

@@ -13,7 +13,7 @@ import (
 // long each step took.
 type LogMonitor struct {
 	mu          sync.Mutex
-	w           io.Writer
+	w           *stickyWriter
 	now         Clock
 	runStart    time.Time
 	stepStart   time.Time
@@ -25,7 +25,14 @@ type LogMonitor struct {
 
 // NewLogMonitor writes to w, timing steps with now.
 func NewLogMonitor(w io.Writer, now Clock) *LogMonitor {
-	return &LogMonitor{w: w, now: now, lastPercent: map[string]int64{}}
+	return &LogMonitor{w: &stickyWriter{w: w}, now: now, lastPercent: map[string]int64{}}
+}
+
+// Err is the first error writing the log, or nil.
+func (m *LogMonitor) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.w.err
 }
 
 // printf writes a line, first ending any half-written output line.

@@ -89,6 +89,9 @@ type Monitor interface {
 	StageFinished(r StageResult)
 	PipelineFinished(p Pipeline)
 	RunFinished(manifest string, success bool)
+	// Err is the first error writing the monitor's output, or nil. After
+	// one, the monitor writes nothing more; the caller fails the run.
+	Err() error
 }
 
 // NullMonitor reports nothing.
@@ -104,6 +107,7 @@ func (NullMonitor) Output(string, string)       {}
 func (NullMonitor) StageFinished(StageResult)   {}
 func (NullMonitor) PipelineFinished(Pipeline)   {}
 func (NullMonitor) RunFinished(string, bool)    {}
+func (NullMonitor) Err() error                  { return nil }
 
 // Clock returns the current time; tests inject a fixed one.
 type Clock func() time.Time

@@ -24,7 +24,10 @@ type agent struct {
 	channel io.ReadWriteCloser
 	// workDir is where the runner keeps trees: WorkDir in the guest.
 	workDir string
-	late    []modorder.Entry // modules loaded after the hello
+	// cgroup is where the runner bounds each stage's processes; "" when
+	// the cgroup file system could not be set up.
+	cgroup string
+	late   []modorder.Entry // modules loaded after the hello
 }
 
 // loadLate loads the modules nothing needs before the hello; a failure is
@@ -84,6 +87,9 @@ func boot(ctx context.Context, l *logger) (*agent, error) {
 	if err := mountWork(); err != nil {
 		return nil, err
 	}
+	if a.cgroup, err = mountCgroup(); err != nil {
+		l.errorf("stages run without a process limit: %v", err)
+	}
 	if a.shares, err = mountShares(cfg.Shares); err != nil {
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (a *agent) serve(ctx context.Context) error {
 	svc := &services{info: info, files: &fileService{shares: a.shares}, shutdown: func() { fw.arm(); request() }}
 	srv := jsoncomm.NewServer()
 	svc.register(srv)
-	registerRunner(srv, a.log, a.workDir)
+	registerRunner(srv, a.log, a.workDir, a.cgroup)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

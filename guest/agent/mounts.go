@@ -68,6 +68,23 @@ func mountWork() error {
 	return nil
 }
 
+// CgroupDir is where the agent mounts the cgroup v2 file system.
+const CgroupDir = "/sys/fs/cgroup"
+
+// mountCgroup mounts cgroup2 and hands the pids controller to the root's
+// children, where the runner puts each stage (runner.Config.Cgroup). It
+// returns the directory for the runner.
+func mountCgroup() (string, error) {
+	if err := unix.Mount("cgroup2", CgroupDir, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return "", fmt.Errorf("mount cgroup2 on %s: %w", CgroupDir, err)
+	}
+	control := CgroupDir + "/cgroup.subtree_control"
+	if err := os.WriteFile(control, []byte("+pids"), 0); err != nil {
+		return "", fmt.Errorf("enable the pids controller in %s: %w", control, err)
+	}
+	return CgroupDir, nil
+}
+
 // retry calls f until it succeeds, fails with an error retryable does not
 // accept, or wait has passed. Devices appear asynchronously after their
 // driver loads; polling briefly is cheaper than watching uevents.

@@ -13,8 +13,8 @@ const selfPath = "/init"
 // registerRunner adds package runner's tree.* and stage.run methods. When
 // the runner cannot start, the agent still serves its own methods (the
 // host learns why from the console, and tree.* calls answer unsupported).
-func registerRunner(srv *jsoncomm.Server, l *logger, workDir string) {
-	if _, err := runner.Register(srv, runner.Config{WorkDir: workDir, Self: selfPath}); err != nil {
+func registerRunner(srv *jsoncomm.Server, l *logger, workDir, cgroup string) {
+	if _, err := runner.Register(srv, runner.Config{WorkDir: workDir, Self: selfPath, Cgroup: cgroup}); err != nil {
 		l.errorf("runner: %v", err)
 		return
 	}

@@ -38,23 +38,31 @@ func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, log fu
 	defer os.RemoveAll(sp.call)
 	defer sp.close()
 	unwatch := context.AfterFunc(tctx, sp.stop)
+	watching, unwatchLimit := context.WithCancel(tctx)
+	defer unwatchLimit()
+	sp.cg.watch(watching)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); streamLines(sp.out, jsoncomm.StreamStdout, log) }()
-	go func() { defer wg.Done(); streamLines(sp.err, jsoncomm.StreamStderr, log) }()
+	budget := newOutputBudget(MaxStageOutput)
+	go func() { defer wg.Done(); streamLines(sp.out, jsoncomm.StreamStdout, budget, log) }()
+	go func() { defer wg.Done(); streamLines(sp.err, jsoncomm.StreamStderr, budget, log) }()
 	status, _ := io.ReadAll(io.LimitReader(sp.status, maxStatusSize))
+	hitLimit := sp.cg.limitHit() // before the cgroup goes with its process
 	code, exited := exitReport(status)
 	var waitErr error
 	if exited && unwatch() {
 		r.reapLater(sp) // the stage is over; its setup process exits alone
 	} else {
-		waitErr = sp.cmd.Wait()
+		waitErr = sp.wait()
 		sp.stop()
 		code = sp.cmd.ProcessState.ExitCode()
 	}
 	wg.Wait()
 	res := jsoncomm.StageResult{Millis: time.Since(begin).Milliseconds(), ExitCode: code}
 	if err := ended(ctx, tctx, p, status, waitErr); err != nil {
+		return res, err
+	}
+	if err := r.bounded(p, hitLimit, code); err != nil {
 		return res, err
 	}
 	res.Success = res.ExitCode == 0
@@ -84,7 +92,7 @@ func (r *Runner) reapLater(sp *setupProc) {
 	r.exiting.Add(1)
 	go func() {
 		defer r.exiting.Done()
-		sp.cmd.Wait()
+		sp.wait()
 		sp.stop()
 	}()
 }

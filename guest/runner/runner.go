@@ -19,6 +19,12 @@
 //	    ahead/               mounts it builds before its spec (sandbox.Main)
 //
 // The sandbox.Spec travels to the setup process on its standard input.
+//
+// A stage is bounded (bounds.go): each setup process starts in a cgroup
+// of its own, <Config.Cgroup>/call-<n>, whose pids.max caps the stage's
+// processes, and a stage refused a fork is killed; at most MaxStageOutput
+// of its output is forwarded; a stage that fails with the working file
+// system full is told apart from one that fails for its own reasons.
 package runner
 
 import (
@@ -55,6 +61,14 @@ type Config struct {
 	// Spares is how many setup processes are kept started ahead (see
 	// spare.go); zero means DefaultSpares, negative none.
 	Spares int
+	// Cgroup is a cgroup v2 directory whose children have the pids
+	// controller (in the guest, the root of a cgroup2 mount with +pids in
+	// its cgroup.subtree_control). Each setup process starts in a cgroup
+	// of its own under it, which bounds its stage's processes; empty means
+	// no bound (tests on a host whose cgroups are not the runner's).
+	Cgroup string
+	// MaxProcesses is the bound, pids.max; zero means DefaultMaxProcesses.
+	MaxProcesses int
 }
 
 // Runner serves the methods. Its zero value is not usable; use New.
@@ -78,6 +92,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Spares == 0 {
 		cfg.Spares = DefaultSpares
+	}
+	if cfg.MaxProcesses == 0 {
+		cfg.MaxProcesses = DefaultMaxProcesses
 	}
 	for _, d := range []string{"trees", "calls"} {
 		if err := os.MkdirAll(filepath.Join(cfg.WorkDir, d), 0o700); err != nil {

@@ -27,6 +27,8 @@ type setupProc struct {
 	// stop ends the process: its process group gets SIGTERM, its PID 1
 	// SIGKILL after the kill grace. Wait returns once it is gone.
 	stop context.CancelFunc
+	// cg is its cgroup, nil when the runner has none.
+	cg *cgroup
 }
 
 // spawn starts the guest binary as a setup process in new namespaces and
@@ -50,7 +52,9 @@ func (r *Runner) spawn() (*setupProc, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0][0], files[1][1], files[2][1]
 	cmd.ExtraFiles = []*os.File{files[3][1]}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		// CLONE_NEWCGROUP: the stage sees its own cgroup as the root of
+		// the hierarchy, not the limit set above it.
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
 		Setpgid:    true,
 		// No Pdeathsig: it fires when the forking OS thread exits, not the
 		// agent. When the agent ends, the spec pipe's EOF ends a waiting
@@ -59,15 +63,45 @@ func (r *Runner) spawn() (*setupProc, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = r.cfg.KillGrace
 	sp.cmd = cmd
-	err = startCut(cmd)
+	cgFile, err := r.intoCgroup(sp, filepath.Base(call))
+	if err == nil {
+		err = startCut(cmd)
+		closeAll(cgFile)
+	}
 	closeAll(files[0][0], files[1][1], files[2][1], files[3][1])
 	if err != nil {
 		stop()
 		sp.close()
+		sp.cg.remove()
 		os.RemoveAll(call)
 		return nil, fmt.Errorf("start setup %s: %w", r.cfg.Self, classifyFS(err))
 	}
 	return sp, nil
+}
+
+// intoCgroup makes sp's cgroup, when the runner has cgroups, and has its
+// command start in it. The returned file (nil without) is closed once the
+// process started.
+func (r *Runner) intoCgroup(sp *setupProc, name string) (*os.File, error) {
+	if r.cfg.Cgroup == "" {
+		return nil, nil
+	}
+	cg, f, err := newCgroup(r.cfg.Cgroup, "call-"+name, r.cfg.MaxProcesses)
+	if err != nil {
+		return nil, err
+	}
+	sp.cg = cg
+	sp.cmd.SysProcAttr.UseCgroupFD = true
+	sp.cmd.SysProcAttr.CgroupFD = int(f.Fd())
+	return f, nil
+}
+
+// wait collects the process, then removes its cgroup with whatever of
+// its stage is left.
+func (sp *setupProc) wait() error {
+	err := sp.cmd.Wait()
+	sp.cg.remove()
+	return err
 }
 
 // newCall makes the next call directory with its empty directories.
@@ -146,7 +180,7 @@ func (sp *setupProc) ended() bool {
 func (sp *setupProc) discard() {
 	sp.spec.Close()
 	sp.stop()
-	sp.cmd.Wait()
+	sp.wait()
 	sp.close()
 	os.RemoveAll(sp.call)
 }

@@ -23,7 +23,7 @@ func TestStreamLines(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			streamLines(strings.NewReader(tc.in), jsoncomm.StreamStdout, func(l jsoncomm.Log) {
+			streamLines(strings.NewReader(tc.in), jsoncomm.StreamStdout, newOutputBudget(MaxStageOutput), func(l jsoncomm.Log) {
 				if l.Stream != jsoncomm.StreamStdout {
 					t.Errorf("stream %q", l.Stream)
 				}
@@ -34,6 +34,36 @@ func TestStreamLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamBudget: past the budget, the output is drained and dropped,
+// with one line saying so, whichever stream spends it.
+func TestStreamBudget(t *testing.T) {
+	budget := newOutputBudget(10)
+	var got []string
+	log := func(l jsoncomm.Log) { got = append(got, l.Stream+":"+l.Text) }
+	streamLines(strings.NewReader("12345\n"), jsoncomm.StreamStderr, budget, log)
+	rest := &countingReader{r: strings.NewReader("abc\n" + strings.Repeat("x\n", 1<<20))}
+	streamLines(rest, jsoncomm.StreamStdout, budget, log)
+	streamLines(strings.NewReader("more\n"), jsoncomm.StreamStderr, budget, log)
+	want := []string{"stderr:12345\n", "stdout:abc\n", "stdout:osbuild-vm: the stage printed more than 16 MiB; the rest of its output is dropped\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if rest.n != 4+2<<20 {
+		t.Errorf("read %d bytes of the stream, want all %d: a stage could block on a full pipe", rest.n, 4+2<<20)
+	}
+}
+
+type countingReader struct {
+	r *strings.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 func TestReadMetadata(t *testing.T) {

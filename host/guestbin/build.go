@@ -129,7 +129,7 @@ func goList(ctx context.Context, goTool, root, arch string, args ...string) ([]s
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go list: %w: %s", err, firstLine(stderr.String()))
 	}
 	return strings.Fields(string(out)), nil
 }
@@ -150,16 +150,31 @@ func build(ctx context.Context, goTool, root, arch, version, out string) error {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath",
+	// -buildvcs=false: the guest binary carries no VCS stamp, and asking
+	// git for one fails in a checkout owned by another user ("dubious
+	// ownership"), which is how a plain user meets a root-owned clone.
+	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-buildvcs=false",
 		"-ldflags=-s -w -X "+VersionVar+"="+version, "-o", tmp.Name(), PackagePath)
 	cmd.Dir, cmd.Env = root, targetEnv(arch)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s for %s: %w: %s", PackagePath, arch, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("go build %s for %s: %w: %s", PackagePath, arch, err, firstLine(stderr.String()))
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fmt.Errorf("build guest binary: %w", err)
 	}
 	return nil
+}
+
+// firstLine is the first line of a tool's error output that is not a
+// package header, so that the error stays one line; the rest is what the
+// user sees by running the same command.
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "# ") {
+			return l
+		}
+	}
+	return ""
 }

@@ -68,7 +68,7 @@ func Binary(ctx context.Context, arch string) ([]byte, error) {
 	}
 	data, err := buildCached(ctx, arch)
 	if err != nil {
-		return nil, fmt.Errorf("guest binary for %s: not embedded, and building it from source: %w; run make to embed it", arch, err)
+		return nil, fmt.Errorf("guest binary for %s: not embedded, and building it from source: %w; build osbuild-vm with make in a checkout, which embeds it", arch, err)
 	}
 	built[arch] = data
 	return data, nil

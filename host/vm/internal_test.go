@@ -98,13 +98,13 @@ func TestKernelCmdline(t *testing.T) {
 		not  []string
 	}{
 		{"amd64", Config{Arch: "amd64", Shares: []Share{{Tag: "src", ReadOnly: true}, {Tag: "scratch"}}},
-			false, []string{"console=ttyS0", "panic=-1", "quiet", "mitigations=off", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
+			false, []string{"console=ttyS0", "panic=-1", "quiet", "mitigations=off", "no_timer_check", "osbuildvm.channel=virtio-serial", "osbuildvm.share=src:ro", "osbuildvm.share=scratch"},
 			[]string{"osbuildvm.debug=1"}},
 		{"vsock kvm", Config{Arch: "amd64", Channel: ChannelVsock}, true,
 			[]string{"osbuildvm.channel=vsock:1024"}, []string{"osbuildvm.channel=virtio-serial", "mitigations=off"}},
 		{"arm64 debug", Config{Arch: "arm64", Debug: true, Append: []string{"extra=1"}}, false,
 			[]string{"console=ttyAMA0", "osbuildvm.debug=1", "extra=1"},
-			[]string{"quiet", "i8042.noaux"}},
+			[]string{"quiet", "i8042.noaux", "no_timer_check"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,13 +15,24 @@ import (
 const lockName = "owner.lock"
 
 // lockDir takes the directory's owner lock; the returned file holds it
-// until closed.
+// until closed. The lock file is locked under another name and only then
+// linked as lockName: a sweep by another run (sweepStale) must never
+// find it unlocked in between, or it takes the directory of a VM that is
+// starting for a dead one's and removes it.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := filepath.Join(dir, lockName+".new")
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// A link, not a rename: it fails when the directory has an owner.
+	err = os.Link(tmp, filepath.Join(dir, lockName))
+	os.Remove(tmp)
+	if err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -133,8 +133,7 @@ func TestExtract(t *testing.T) {
 		t.Errorf("mtime %v", tool1.ModTime())
 	}
 	if os.Geteuid() != 0 {
-		t.Log("not root: owners not checked")
-		return
+		t.Skip("owners need root to check; CI runs as root")
 	}
 	fi, _ := os.Stat(filepath.Join(args.Tree, "var/lib/x"))
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 101 || fi.Mode().Perm() != 0o700 {

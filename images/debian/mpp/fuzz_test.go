@@ -21,7 +21,9 @@ func (stubResolver) Resolve(context.Context, *Request, string) (*depsolve.Result
 	}}, nil
 }
 
-func (stubResolver) MirrorURL(context.Context) (string, error) { return "http://mirror.invalid/debian", nil }
+func (stubResolver) MirrorURL(context.Context) (string, error) {
+	return "http://mirror.invalid/debian", nil
+}
 
 // FuzzPin checks that the pre-processor never panics, fails only with a
 // request error, and that what it writes is JSON without directives that
