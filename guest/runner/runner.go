@@ -55,6 +55,11 @@ type Config struct {
 	// Spares is how many setup processes are kept started ahead (see
 	// spare.go); zero means DefaultSpares, negative none.
 	Spares int
+	// DeviceModules, when set, blocks until the kernel modules that
+	// devices and mounts need (loop, vfat, ...) are loaded; the agent
+	// loads them after it said hello. Only stages with devices or mounts
+	// wait for it.
+	DeviceModules func()
 }
 
 // Runner serves the methods. Its zero value is not usable; use New.

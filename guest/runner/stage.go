@@ -33,7 +33,17 @@ func (r *Runner) StageRun(ctx context.Context, p jsoncomm.StageRunParams, log fu
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
 	defer release()
-	return r.execute(ctx, &p, log)
+	devs, err := r.openDevices(&p)
+	if err != nil {
+		return jsoncomm.StageResult{}, err
+	}
+	res, err := r.execute(ctx, &p, devs, log)
+	// The setup process and every process of the stage are gone: nothing
+	// holds the devices but their mounts' leftovers, if anything.
+	if derr := devs.close(); derr != nil && err == nil {
+		err = fmt.Errorf("stage %s: %w", p.Type, derr)
+	}
+	return res, err
 }
 
 // checkStage validates what the host sent before anything is touched.

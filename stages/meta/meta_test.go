@@ -68,7 +68,7 @@ func optionsSchema(m metaFile) json.RawMessage {
 }
 
 func TestEveryMetaFileIsWellFormed(t *testing.T) {
-	for _, dir := range []string{"stages", "assemblers"} {
+	for _, dir := range []string{"stages", "assemblers", "devices", "mounts"} {
 		entries, err := fs.ReadDir(FS, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +86,9 @@ func TestEveryMetaFileIsWellFormed(t *testing.T) {
 				if len(m.Schema) > 0 {
 					compile(t, p+"-v1", m.Schema)
 				}
-				if len(m.Schema2) > 0 {
+				if len(m.Schema2) > 0 && dir == "mounts" {
+					compile(t, p+"-v2", m.Schema2) // a mount's schema_2 is the whole mount's
+				} else if len(m.Schema2) > 0 {
 					var parts map[string]json.RawMessage
 					if err := json.Unmarshal(m.Schema2, &parts); err != nil {
 						t.Fatal(err)
