@@ -197,3 +197,38 @@ func TestDeviceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTreeFileInput: an org.osbuild.files input from a pipeline shows
+// one file of another working tree at its relative path, and nothing
+// else of it; a symlink there is refused rather than followed.
+func TestTreeFileInput(t *testing.T) {
+	needRoot(t)
+	r := newRunner(t)
+	c := client(t, r)
+	buildRoot(t, c, r, "build")
+	openTree(t, c, "img", "")
+	openTree(t, c, "out", "")
+	dir := r.treeDir("img")
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub/disk.raw"), []byte("raw bytes"), 0o644)
+	os.WriteFile(filepath.Join(dir, "other"), []byte("not for the stage"), 0o644)
+	os.Symlink("/etc/hostname", filepath.Join(dir, "link"))
+	exe := script(t, `cat /run/osbuild/inputs/image/sub/disk.raw; ls /run/osbuild/inputs/image`)
+	input := func(file string) map[string]jsoncomm.StageInput {
+		return map[string]jsoncomm.StageInput{"image": {Type: "org.osbuild.files", Tree: "img", Files: []string{file}}}
+	}
+	var l logs
+	res, err := runStage(t, c, jsoncomm.StageRunParams{Tree: "out", BuildRoot: "build", Type: "org.test.script", Executable: exe, Inputs: input("sub/disk.raw")}, &l)
+	if err != nil || !res.Success {
+		t.Fatalf("stage: %+v %v %+v", res, err, l.lines)
+	}
+	if got := stdout(&l); got != "raw bytessub\n" {
+		t.Errorf("stage saw %q", got)
+	}
+	for _, bad := range []string{"link", "../img/other"} {
+		_, err := runStage(t, c, jsoncomm.StageRunParams{Tree: "out", BuildRoot: "build", Type: "org.test.script", Executable: exe, Inputs: input(bad)}, &logs{})
+		if !errors.Is(err, jsoncomm.ErrInvalid) {
+			t.Errorf("input file %q: err = %v, want invalid", bad, err)
+		}
+	}
+}

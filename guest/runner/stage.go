@@ -91,11 +91,11 @@ func checkInput(name string, in jsoncomm.StageInput) error {
 	if in.Path != "" && !cleanAbs(in.Path) {
 		return fmt.Errorf("input %s: path %q is not absolute and clean", name, in.Path)
 	}
-	if in.Tree != "" && validTreeName(in.Tree) != nil || in.Tree != "" && len(in.Files) > 0 {
+	if in.Tree != "" && validTreeName(in.Tree) != nil {
 		return fmt.Errorf("input %s: tree %q", name, in.Tree)
 	}
 	for _, f := range in.Files {
-		if !sandbox.Component(f) {
+		if !sandbox.LocalPath(f) || in.Tree == "" && !sandbox.Component(f) {
 			return fmt.Errorf("input %s: file name %q", name, f)
 		}
 	}

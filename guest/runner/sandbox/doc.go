@@ -32,6 +32,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -98,7 +99,8 @@ type Spec struct {
 }
 
 // Input is one input directory; Files, when set, limits what the stage
-// sees of Source to those names.
+// sees of Source to those files: names, or relative paths (a file of a
+// pipeline's tree), each opened below Source without following a symlink.
 type Input struct {
 	Name   string   `json:"name"`
 	Source string   `json:"source"`
@@ -146,11 +148,24 @@ func checkInput(in Input) error {
 		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %q from %q", in.Name, in.Source)
 	}
 	for _, f := range in.Files {
-		if !Component(f) {
+		if !LocalPath(f) {
 			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %s: file name %q", in.Name, f)
 		}
 	}
 	return nil
+}
+
+// LocalPath reports whether p is a clean relative path of Components.
+func LocalPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) != p {
+		return false
+	}
+	for _, c := range strings.Split(p, "/") {
+		if !Component(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // Component reports whether name is one usable path component: not empty,
