@@ -94,7 +94,9 @@ func TestEveryMetaFileIsWellFormed(t *testing.T) {
 						t.Fatal(err)
 					}
 					for k, v := range parts {
-						compile(t, p+"-"+k, v)
+						if k != "definitions" {
+							compile(t, p+"-"+k, withDefinitions(v, parts["definitions"]))
+						}
 					}
 				}
 			})
@@ -156,4 +158,19 @@ func TestInputsSchemas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withDefinitions adds schema_2's "definitions" to one of its parts, where
+// the validator hoists them for "#/definitions/..." references.
+func withDefinitions(part, defs json.RawMessage) json.RawMessage {
+	if len(defs) == 0 {
+		return part
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(part, &m) != nil {
+		return part
+	}
+	m["definitions"] = defs
+	out, _ := json.Marshal(m)
+	return out
 }
