@@ -67,13 +67,18 @@ var builtin = map[string]Stage{
 	"org.osbuild.grub2.inst":           disk.GrubInst,
 	"org.osbuild.grub2.install":        disk.GrubInstall,
 	"org.osbuild.grub2.cfg":            disk.GrubCfg,
+	"org.osbuild.grub2.isohybrid":      disk.GrubIsoHybrid,
 	"org.osbuild.qemu":                 disk.Qemu,
+	"org.osbuild.squashfs":             disk.Squashfs,
+	"org.osbuild.xorrisofs":            disk.Xorrisofs,
 	"org.osbuild.bootctl.install.root": disk.BootctlInstallRoot,
 }
 
 var assemblers = map[string]Stage{
-	"org.osbuild.noop": NoopAssembler,
-	"org.osbuild.tar":  archive.TarAssembler,
+	"org.osbuild.noop":  NoopAssembler,
+	"org.osbuild.tar":   archive.TarAssembler,
+	"org.osbuild.qemu":  disk.QemuAssembler,
+	"org.osbuild.rawfs": disk.RawfsAssembler,
 }
 
 // Lookup returns the built-in stage called name.

@@ -96,13 +96,18 @@ func treeFits(root, dev string) error {
 	if err != nil {
 		return err
 	}
+	return fitsIn(root, size, dev)
+}
+
+// fitsIn refuses a tree whose files alone are larger than size bytes.
+func fitsIn(root string, size int64, where string) error {
 	need, files, err := treeSize(root)
 	if err != nil {
 		return err
 	}
 	if need > size {
 		return fmt.Errorf("%w: the tree (%d MiB in %d files) does not fit in %s (%d MiB): give the partition more room",
-			api.ErrInvalidArguments, need>>20, files, dev, size>>20)
+			api.ErrInvalidArguments, need>>20, files, where, size>>20)
 	}
 	return nil
 }

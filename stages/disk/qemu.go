@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -37,7 +36,7 @@ func Qemu(ctx context.Context, args *api.Arguments) error {
 	if err := args.DecodeOptions(&o); err != nil {
 		return err
 	}
-	src, err := inputFile(args, "image")
+	src, err := args.File("image")
 	if err != nil {
 		return err
 	}
@@ -97,18 +96,4 @@ func (f qemuFormat) args() ([]string, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: image format %q", api.ErrInvalidArguments, f.Type)
-}
-
-// inputFile is the one file of a files input: named by checksum when it
-// came from a source, by its path when it came from a pipeline's tree.
-func inputFile(args *api.Arguments, name string) (string, error) {
-	in, ok := args.Inputs[name]
-	if !ok || len(in.Data.Files) != 1 {
-		return "", fmt.Errorf("%w: input %q must hold exactly one file", api.ErrInput, name)
-	}
-	rel := in.Data.Files[0].Checksum
-	if rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%w: input %q: file %q", api.ErrInput, name, rel)
-	}
-	return filepath.Join(in.Path, rel), nil
 }
