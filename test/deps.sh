@@ -7,7 +7,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64 \
+for pkg in qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64 seabios \
 	uidmap busybox-static debian-archive-keyring ca-certificates make git; do
 	have "$pkg" || need+=("$pkg")
 done
