@@ -68,6 +68,7 @@ var builtin = map[string]Stage{
 	"org.osbuild.grub2.install":        disk.GrubInstall,
 	"org.osbuild.grub2.cfg":            disk.GrubCfg,
 	"org.osbuild.grub2.isohybrid":      disk.GrubIsoHybrid,
+	"org.osbuild.nocloud.seed":         disk.NocloudSeed,
 	"org.osbuild.qemu":                 disk.Qemu,
 	"org.osbuild.squashfs":             disk.Squashfs,
 	"org.osbuild.xorrisofs":            disk.Xorrisofs,

@@ -205,8 +205,9 @@ func TestGrubCfg(t *testing.T) {
 	want := `# GRUB configuration written by org.osbuild.grub2.cfg
 set default=0
 set timeout=5
-serial --unit=0 --speed=115200
-terminal_output serial console
+if serial --unit=0 --speed=115200; then
+	terminal_output serial console
+fi
 
 menuentry 'Debian GNU/Linux' {
 	search --no-floppy --fs-uuid --set=root 6a1f4c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b

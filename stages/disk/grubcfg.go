@@ -32,7 +32,8 @@ type grubCfgOptions struct {
 // finds the root file system by UUID and boots the kernel and initrd at
 // the paths given, by default /vmlinuz and /initrd.img, the links
 // Debian's kernel packages keep to the newest kernel (so a kernel update
-// needs no new configuration). It uses only the modules
+// needs no new configuration). With config.serial, the terminals are
+// switched only when that command finds a port. It uses only the modules
 // org.osbuild.grub2.install builds into its images.
 func GrubCfg(_ context.Context, args *api.Arguments) error {
 	var o grubCfgOptions
@@ -75,14 +76,22 @@ func (o grubCfgOptions) render() (string, error) {
 	var b strings.Builder
 	b.WriteString("# GRUB configuration written by org.osbuild.grub2.cfg\n")
 	fmt.Fprintf(&b, "set default=0\nset timeout=%d\n", timeout)
+	// With a serial command, the terminals are set only where it found a
+	// port: GRUB for arm64 EFI has none (the firmware's console is on the
+	// serial line already), and one manifest serves both.
+	indent := ""
 	if o.Config.Serial != "" {
-		b.WriteString(o.Config.Serial + "\n")
+		fmt.Fprintf(&b, "if %s; then\n", o.Config.Serial)
+		indent = "\t"
 	}
 	if len(o.Config.TerminalInput) > 0 {
-		fmt.Fprintf(&b, "terminal_input %s\n", strings.Join(o.Config.TerminalInput, " "))
+		fmt.Fprintf(&b, "%sterminal_input %s\n", indent, strings.Join(o.Config.TerminalInput, " "))
 	}
 	if len(o.Config.TerminalOutput) > 0 {
-		fmt.Fprintf(&b, "terminal_output %s\n", strings.Join(o.Config.TerminalOutput, " "))
+		fmt.Fprintf(&b, "%sterminal_output %s\n", indent, strings.Join(o.Config.TerminalOutput, " "))
+	}
+	if o.Config.Serial != "" {
+		b.WriteString("fi\n")
 	}
 	cmdline := strings.TrimSpace("root=UUID=" + o.RootFS.UUID + " ro " + o.Config.Cmdline)
 	fmt.Fprintf(&b, "\nmenuentry '%s' {\n", title)
