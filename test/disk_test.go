@@ -148,20 +148,30 @@ func TestDevicesAndMounts(t *testing.T) {
 			}}},
 		map[string]any{"type": "test.check", "devices": disk, "mounts": mounts(true)},
 	)
+	sg := map[string]any{"name": "sg", "build": "name:build", "source-epoch": 1700000000, "stages": []any{
+		map[string]any{"type": "org.osbuild.truncate", "options": map[string]any{"filename": "disk.img", "size": "16M"}},
+		map[string]any{"type": "org.osbuild.sgdisk", "devices": map[string]any{"device": loopback(nil)},
+			"options": map[string]any{"uuid": "d7e6c1a4-3f2b-4c8d-9e0f-1a2b3c4d5e6f", "partitions": []any{
+				map[string]any{"start": 2048, "size": 8192, "type": "8300", "name": "data", "uuid": "2e3f4a5b-6c7d-4e8f-90a1-b2c3d4e5f607"}}}},
+		map[string]any{"type": "test.check", "devices": disk},
+	}}
 	m := map[string]any{"version": "2", "pipelines": []any{
 		toolsBuildPipeline(t, arch, sources),
 		map[string]any{"name": "tree", "build": "name:build", "source-epoch": 1700000000, "stages": stages},
+		sg,
 	}, "sources": map[string]any{"org.osbuild.curl": map[string]any{"items": sources}, "org.osbuild.inline": map[string]any{"items": inl}}}
 	check := `set -u
+ls /dev | grep loop > /run/osbuild/tree/devs
+cat /run/osbuild/api/arguments > /run/osbuild/tree/args.json
+[ -d /run/osbuild/mounts/boot ] || exit 0
 out=/run/osbuild/tree/seen
 cat /run/osbuild/mounts/hello /run/osbuild/mounts/boot/efi/HELLO.TXT > $out
 if touch /run/osbuild/mounts/x 2>/dev/null; then echo writable >> $out; fi
-ls /dev | grep loop > /run/osbuild/tree/devs
-cat /run/osbuild/api/arguments > /run/osbuild/tree/args.json
 `
 	out := t.TempDir()
 	args := append([]string{"run"}, vmArgs(t, arch)...)
-	args = append(args, "--libdir", libdir(t, "check", check), "--output-directory", out, "--export", "tree", writeJSON(t, "disk.json", m))
+	args = append(args, "--libdir", libdir(t, "check", check), "--output-directory", out, "--export", "tree", "--export", "sg",
+		writeJSON(t, "disk.json", m))
 	r := osbuildVM(context.Background(), t, args...)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -173,6 +183,10 @@ cat /run/osbuild/api/arguments > /run/osbuild/tree/args.json
 	devs, _ := os.ReadFile(filepath.Join(tree, "devs"))
 	if f := strings.Fields(string(devs)); len(f) != 3 || !strings.HasSuffix(f[1], "p1") || !strings.HasSuffix(f[2], "p2") {
 		t.Errorf("the stage's /dev has %q, want one loop device and its two partitions", devs)
+	}
+	// sgdisk's table, scanned by the kernel: one partition.
+	if sgdevs, _ := os.ReadFile(filepath.Join(out, "sg", "devs")); len(strings.Fields(string(sgdevs))) != 2 {
+		t.Errorf("after sgdisk the stage's /dev has %q, want a loop device and one partition", sgdevs)
 	}
 	var a struct {
 		Devices map[string]struct {
@@ -283,3 +297,60 @@ func diffRanges(a, b []byte) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDiskFaults: bad input to the disk stages stops the build at the
+// stage with one line that says what and how to fix it, exit 1, nothing
+// of the failed pipeline in the store (only the build root, checkpointed
+// by an earlier case) and no VM or helper left.
+func TestDiskFaults(t *testing.T) {
+	const arch = "arm64"
+	tools := map[string]any{"type": "org.osbuild.tree", "origin": "org.osbuild.pipeline", "references": []any{"name:build"}}
+	truncate := func(size string) map[string]any {
+		return map[string]any{"type": "org.osbuild.truncate", "options": map[string]any{"filename": "disk.img", "size": size}}
+	}
+	cases := []struct {
+		name   string
+		stages []any
+		want   string
+	}{
+		{"partition table larger than the image", []any{truncate("8M"),
+			map[string]any{"type": "org.osbuild.sfdisk", "devices": map[string]any{"device": loopback(nil)},
+				"options": map[string]any{"label": "gpt", "uuid": "d7e6c1a4-3f2b-4c8d-9e0f-1a2b3c4d5e6f", "partitions": testPartitions}}},
+			"partition 1 ends at sector 34815, past the image's last usable sector 16350"},
+		{"file system too small for the tree", []any{truncate("8M"),
+			map[string]any{"type": "org.osbuild.mkfs.ext4", "devices": map[string]any{"device": loopback(nil)},
+				"inputs": map[string]any{"root": tools}, "options": map[string]any{"uuid": "6a1f4c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"}}},
+			"does not fit in /dev/loop"},
+		{"boot loader without its tools", append(diskStages(nil),
+			map[string]any{"type": "org.osbuild.grub2.install", "devices": map[string]any{"disk": loopback(map[string]any{"partscan": true})},
+				"options": map[string]any{"root": map[string]any{"uuid": "6a1f4c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"}, "efi": map[string]any{"partition": 1}}}),
+			"grub-mkimage: tool not in the build root (add grub-common to the build pipeline's packages)"},
+	}
+	store := t.TempDir()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sources := map[string]any{}
+			m := map[string]any{"version": "2", "pipelines": []any{
+				toolsBuildPipeline(t, arch, sources),
+				map[string]any{"name": "bad", "build": "name:build", "source-epoch": 1700000000, "stages": tc.stages},
+			}, "sources": map[string]any{"org.osbuild.curl": map[string]any{"items": sources}}}
+			r := osbuildVM(context.Background(), t, "run", "--arch", arch, "--vm-kernel", kernelDir(t, arch), "--store", store,
+				"--cache-max-size", "unlimited", "--checkpoint", "build", "--checkpoint", "bad",
+				"--output-directory", t.TempDir(), "--export", "bad", writeJSON(t, "bad.json", m))
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want 1 with %q:\n%s", r.code, tc.want, tail(r.stderr, 3000))
+			}
+			if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+				t.Errorf("a panic:\n%s", r.stderr)
+			}
+			objs, _ := os.ReadDir(filepath.Join(store, "objects"))
+			if len(objs) != 1 {
+				t.Errorf("store holds %d objects, want only the build root", len(objs))
+			}
+			if left := storeLeftovers(t, store); len(left) > 0 {
+				t.Errorf("store after the failure: %v", left)
+			}
+			noStrayProcesses(t)
+		})
+	}
+}

@@ -4,7 +4,7 @@
 set -uo pipefail
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -count=1 -timeout 40m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:'
+go test -count=1 -timeout 85m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:'
 status=${PIPESTATUS[0]}
 passed=$(grep -c -- '^\s*--- PASS' "$log")
 failed=$(grep -c -- '^\s*--- FAIL' "$log")
