@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,44 +70,3 @@ func TestRunReportWriteFails(t *testing.T) {
 func full(*bytes.Buffer) interface{ Write([]byte) (int, error) } { return fullWriter{} }
 
 func buffer(b *bytes.Buffer) interface{ Write([]byte) (int, error) } { return b }
-
-// TestRunRefusesDevicesAndMounts: a stage with devices or mounts would run
-// as if they were absent, so a run that needs one is refused before
-// anything touches the store: exit 1, one line naming the stage.
-func TestRunRefusesDevicesAndMounts(t *testing.T) {
-	tests := []struct {
-		export string
-		want   string
-	}{
-		{"image", "pipeline image: stage org.osbuild.noop ("},
-		{"on-image", "pipeline image: stage org.osbuild.noop ("}, // its build root
-		{"mounted", "pipeline mounted: stage org.osbuild.noop ("},
-	}
-	for _, tt := range tests {
-		t.Run(tt.export, func(t *testing.T) {
-			_, errOut, code, store := runRun(t, "", "--libdir", "testdata/libdir", "--export", tt.export,
-				"--output-directory", t.TempDir(), "testdata/devices-v2.json")
-			if code != ExitFailed || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "\n") != 1 {
-				t.Fatalf("exit %d, stderr %q; want %d and one line with %q", code, errOut, ExitFailed, tt.want)
-			}
-			what := "devices"
-			if tt.export == "mounted" {
-				what = "mounts"
-			}
-			if !strings.Contains(errOut, "uses "+what) {
-				t.Errorf("stderr %q does not say it uses %s", errOut, what)
-			}
-			if _, err := os.Stat(store); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("the store was created: %v", err)
-			}
-		})
-	}
-	// --inspect prints such manifests as osbuild does, and a run that
-	// exports nothing builds nothing: neither is refused.
-	for _, args := range [][]string{{"--inspect"}, {}} {
-		_, errOut, code, _ := runRun(t, "", append(args, "--libdir", "testdata/libdir", "testdata/devices-v2.json")...)
-		if code != 0 {
-			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
-		}
-	}
-}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/osbuild-vm/osbuild-vm/engine/build"
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 	"github.com/osbuild-vm/osbuild-vm/engine/modules"
 	"github.com/osbuild-vm/osbuild-vm/engine/validate"
@@ -93,12 +92,6 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if len(opts.Exports) > 0 && opts.OutputDirectory == "" {
 		return exitf(ExitFailed, "run: --export needs --output-directory DIR")
-	}
-	// A valid manifest that asks for what is not built yet is osbuild's
-	// exit 1 (a run that cannot succeed), not 2, which osbuild keeps for
-	// manifests that fail validation.
-	if err := build.CheckSupported(m, opts.Exports); err != nil {
-		return exitf(ExitFailed, "run: %s: %v", opts.ManifestName, err)
 	}
 	return buildManifest(ctx, opts, m, stdout, stderr)
 }

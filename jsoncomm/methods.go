@@ -123,10 +123,38 @@ type StageRunParams struct {
 	Options json.RawMessage `json:"options"`
 	// Inputs maps each input name to what the stage sees.
 	Inputs map[string]StageInput `json:"inputs,omitempty"`
+	// Devices are set up before the stage, parents before children, and
+	// torn down after it in reverse order.
+	Devices []StageDevice `json:"devices,omitempty"`
+	// Mounts are mounted in order below /run/osbuild/mounts in the stage's
+	// namespace before it starts, and unmounted in reverse after it.
+	Mounts []StageMount `json:"mounts,omitempty"`
 	// SourceEpoch sets SOURCE_DATE_EPOCH for the stage when non-nil.
 	SourceEpoch *int64 `json:"source_epoch,omitempty"`
 	// TimeoutSeconds bounds the stage; 0 means no limit.
 	TimeoutSeconds float64 `json:"timeout_s,omitempty"`
+}
+
+// StageDevice is one of a stage's devices, as the manifest gives it
+// (osbuild's device modules, e.g. org.osbuild.loopback).
+type StageDevice struct {
+	Name    string          `json:"name"`
+	Type    string          `json:"type"`
+	Parent  string          `json:"parent,omitempty"`
+	Options json.RawMessage `json:"options,omitempty"`
+}
+
+// StageMount is one of a stage's mounts, as the manifest gives it
+// (osbuild's mount modules, e.g. org.osbuild.ext4). Source names a
+// device of the same stage; Partition, when set, a partition of it
+// (starting at 1).
+type StageMount struct {
+	Name      string          `json:"name"`
+	Type      string          `json:"type"`
+	Source    string          `json:"source,omitempty"`
+	Partition *int            `json:"partition,omitempty"`
+	Target    string          `json:"target"`
+	Options   json.RawMessage `json:"options,omitempty"`
 }
 
 // StageInput is one input as the agent mounts it for a stage at

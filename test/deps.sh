@@ -12,7 +12,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-pkgs=(qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64
+pkgs=(qemu-system-x86 qemu-system-arm qemu-system-common qemu-utils ovmf qemu-efi-aarch64 seabios
 	uidmap busybox-static debian-archive-keyring ca-certificates make git gcc libc6-dev mmdebstrap)
 if [ "${1:-}" = e2e ]; then
 	pkgs+=(qemu-user-static binfmt-support)

@@ -37,7 +37,7 @@ func refusedHostile(t *testing.T, r result, st, out string, want ...string) {
 	t.Helper()
 	last := lastLine(r.stderr)
 	if r.code != 1 || !strings.HasPrefix(last, "osbuild-vm: ") {
-		t.Fatalf("exit %d, last line %q; want 1 and one line\n%s", r.code, last, tail(r.stderr))
+		t.Fatalf("exit %d, last line %q; want 1 and one line\n%s", r.code, last, tail(r.stderr, 4000))
 	}
 	for _, w := range want {
 		if !strings.Contains(last, w) {
@@ -45,7 +45,7 @@ func refusedHostile(t *testing.T, r result, st, out string, want ...string) {
 		}
 	}
 	if strings.Contains(r.stderr, "build vm exited") {
-		t.Errorf("the VM died:\n%s", tail(r.stderr))
+		t.Errorf("the VM died:\n%s", tail(r.stderr, 4000))
 	}
 	if ents, _ := os.ReadDir(out); len(ents) > 0 {
 		t.Errorf("a refused run exported %d entries", len(ents))
@@ -55,13 +55,6 @@ func refusedHostile(t *testing.T, r result, st, out string, want ...string) {
 	}
 	storeSound(t, st, false)
 	noProcessesOn(t, st)
-}
-
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "..." + s[len(s)-4000:]
-	}
-	return s
 }
 
 // TestHostileStageFillsWorkFS: a stage that fills the VM's working file
@@ -86,10 +79,10 @@ func TestHostileStageFloodsStdout(t *testing.T) {
 	r, st, out := limitRun(t, "flood", "/bin/busybox dd if=/dev/zero bs=1M count=2048\necho flood done >&2\n",
 		"--json", "--monitor", "LogMonitor")
 	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, tail(r.stderr))
+		t.Fatalf("exit %d\n%s", r.code, tail(r.stderr, 4000))
 	}
 	if !strings.Contains(r.stderr, "the stage printed more than 16 MiB; the rest of its output is dropped") {
-		t.Errorf("no note that output was dropped:\n%s", tail(r.stderr))
+		t.Errorf("no note that output was dropped:\n%s", tail(r.stderr, 4000))
 	}
 	if len(r.stderr) > 200<<20 {
 		t.Errorf("the host took %d MiB of the stage's output", len(r.stderr)>>20)

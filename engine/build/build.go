@@ -96,9 +96,6 @@ func Run(ctx context.Context, m *manifest.Manifest, cfg Config) (res *Result, er
 			err = errors.Join(err, b.exec.Close())
 		}
 	}()
-	if err := CheckSupported(m, cfg.Exports); err != nil {
-		return b.result, err
-	}
 	plan, err := b.depsolve(cfg.Exports)
 	if err != nil {
 		return b.result, err

@@ -38,10 +38,30 @@ type StageRun struct {
 	Inputs      map[string]StageInput
 	SourceEpoch *int64
 	Timeout     time.Duration
+
+	// Devices, parents before children, and Mounts, in manifest order,
+	// are set up for the stage by the executor and torn down after it.
+	Devices []StageDevice
+	Mounts  []StageMount
+}
+
+// StageDevice is one device of a stage (osbuild's device modules).
+type StageDevice struct {
+	Name, Type, Parent string
+	Options            json.RawMessage
+}
+
+// StageMount is one mount of a stage (osbuild's mount modules): Source
+// names a device of the stage, Partition (from 1) one of its partitions.
+type StageMount struct {
+	Name, Type, Source, Target string
+	Partition                  *int
+	Options                    json.RawMessage
 }
 
 // StageInput is one input: files from a host directory (only those named
-// in Files), or another working tree.
+// in Files), or another working tree (only the paths named in Files, when
+// there are any: org.osbuild.files from a pipeline).
 type StageInput struct {
 	Type  string
 	Dir   string

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
+	"strings"
 
 	"github.com/osbuild-vm/osbuild-vm/engine/manifest"
 )
@@ -205,6 +207,15 @@ func (b *builder) stageRun(ctx context.Context, p *manifest.Pipeline, s *manifes
 		}
 		run.Inputs[name] = si
 	}
+	for _, name := range s.DeviceNames() {
+		d := s.Devices[name]
+		run.Devices = append(run.Devices, StageDevice{Name: name, Type: d.Type, Parent: d.Parent, Options: d.Options})
+	}
+	for _, m := range s.Mounts {
+		run.Mounts = append(run.Mounts, StageMount{
+			Name: m.Name, Type: m.Type, Source: m.Source, Target: m.Target, Partition: m.Partition, Options: m.Options,
+		})
+	}
 	return run, nil
 }
 
@@ -220,20 +231,45 @@ func (b *builder) input(ctx context.Context, in *manifest.Input) (StageInput, er
 		si.Data = filesData(in.References)
 		return si, nil
 	case "org.osbuild.pipeline":
-		if in.Type != "org.osbuild.tree" {
-			return si, fmt.Errorf("input type %s from a pipeline is not supported; use org.osbuild.tree", in.Type)
+		if in.Type != "org.osbuild.tree" && in.Type != "org.osbuild.files" {
+			return si, fmt.Errorf("input type %s from a pipeline is not supported; use org.osbuild.tree or org.osbuild.files", in.Type)
 		}
 		if len(in.References) != 1 {
-			return si, fmt.Errorf("org.osbuild.tree takes exactly one pipeline reference, got %d", len(in.References))
+			return si, fmt.Errorf("%s takes exactly one pipeline reference, got %d", in.Type, len(in.References))
 		}
-		id := in.References[0].ID
-		if err := b.ensureTree(ctx, id); err != nil {
+		ref := in.References[0]
+		if err := b.ensureTree(ctx, ref.ID); err != nil {
 			return si, err
 		}
-		si.Tree = id
+		si.Tree = ref.ID
+		if in.Type == "org.osbuild.files" {
+			return pipelineFile(si, ref)
+		}
 		return si, nil
 	}
 	return si, fmt.Errorf("unknown input origin %q", in.Origin)
+}
+
+// pipelineFile is an org.osbuild.files input of one file of a pipeline's
+// tree, as osbuild's files input maps a pipeline reference: the stage
+// sees the file at the same relative path in the input directory, and
+// the reply names it by that path with the reference's metadata.
+func pipelineFile(si StageInput, ref manifest.Reference) (StageInput, error) {
+	var o struct {
+		File     *string         `json:"file"`
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	if err := json.Unmarshal(ref.Options, &o); err != nil || o.File == nil {
+		return si, fmt.Errorf("org.osbuild.files from a pipeline needs the reference's \"file\" option (a path in the pipeline's tree)")
+	}
+	rel := strings.TrimLeft(*o.File, "/")
+	if rel == "" || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+		return si, fmt.Errorf("file %q: give a clean path inside the pipeline's tree", *o.File)
+	}
+	si.Files = []string{rel}
+	key, _ := json.Marshal(rel)
+	si.Data = json.RawMessage(`{"files":{` + string(key) + `:` + string(refMetadata(ref.Options)) + `}}`)
+	return si, nil
 }
 
 // filesData is the files input's reply, {"files": {checksum: metadata}},

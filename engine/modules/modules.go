@@ -9,8 +9,9 @@
 //	<libdir>/<kind>/<name>             executable
 //
 // and then among the built-in modules: stages and assemblers from
-// stages/meta.FS (run by the guest's multi-call binary), sources and inputs
-// from builtin/ (implemented by the engine itself). A libdir entry wins
+// stages/meta.FS (run by the guest's multi-call binary), devices and mounts
+// from there too (set up by the guest's runner), sources and inputs from
+// builtin/ (implemented by the engine itself). A libdir entry wins
 // over a built-in one, so a libdir can override a built-in module.
 //
 // osbuild also reads an old-style SCHEMA from a Python module that has no
@@ -79,7 +80,7 @@ func (ix *Index) builtinFile(kind Kind, name string) ([]byte, bool) {
 	var fsys fs.FS
 	var p string
 	switch kind {
-	case Stage, Assembler:
+	case Stage, Assembler, Device, Mount:
 		fsys, p = ix.builtinStages, string(kind)+"/"+name+".meta.json"
 	case Source, Input:
 		fsys, p = builtinFS, "builtin/"+string(kind)+"/"+name+".meta.json"

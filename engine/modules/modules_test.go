@@ -64,7 +64,7 @@ func TestMetaErrors(t *testing.T) {
 		{Stage, "description-string", ErrInvalidMeta},
 		{Stage, "truncated", ErrInvalidMeta},
 		{Stage, "org.example.absent", ErrUnknownModule},
-		{Device, "org.osbuild.loopback", ErrUnknownModule},
+		{Device, "org.osbuild.luks2", ErrUnknownModule},
 		{Stage, "../stages/x", ErrBadName},
 		{Stage, "..", ErrBadName},
 		{Kind("runners"), "org.osbuild.linux", ErrBadName},

@@ -28,11 +28,15 @@ type agent struct {
 	// the cgroup file system could not be set up.
 	cgroup string
 	late   []modorder.Entry // modules loaded after the hello
+	// lateDone is closed once loadLate returned.
+	lateDone chan struct{}
 }
 
 // loadLate loads the modules nothing needs before the hello; a failure is
 // logged, not fatal: only stages that use those drivers would miss them.
+// Stages with devices or mounts wait for it (lateLoaded).
 func (a *agent) loadLate() {
+	defer close(a.lateDone)
 	if _, err := loadEntries("/", a.late, timed(a.log, finitModule)); err != nil {
 		a.log.errorf("%v", err)
 		return
@@ -105,13 +109,14 @@ func boot(ctx context.Context, l *logger) (*agent, error) {
 func (a *agent) serve(ctx context.Context) error {
 	fw := newFlushWatch(a.channel)
 	stop := make(chan struct{})
+	a.lateDone = make(chan struct{})
 	request := once(stop)
 	info := newInfo(kernelRelease(), a.modules, a.shares)
 	info.BootMillis = uptime().Milliseconds()
 	svc := &services{info: info, files: &fileService{shares: a.shares}, shutdown: func() { fw.arm(); request() }}
 	srv := jsoncomm.NewServer()
 	svc.register(srv)
-	registerRunner(srv, a.log, a.workDir, a.cgroup)
+	registerRunner(srv, a.log, a.workDir, a.cgroup, func() { <-a.lateDone })
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

@@ -19,7 +19,6 @@ var forbidden = []string{
 	"github.com/santhosh-tekuri/jsonschema/",
 	"github.com/ProtonMail/",
 	"github.com/digitalocean/",
-	"github.com/kdomanski/",
 	"github.com/u-root/u-root/pkg/cpio",
 }
 
@@ -29,6 +28,10 @@ var allowed = map[string]bool{
 	// pure: what a new Debian system starts from, for the install stage
 	"github.com/osbuild-vm/osbuild-vm/images/debian/bootstrap": true,
 }
+
+// The NoCloud seed stage writes ISO 9660 with github.com/kdomanski/iso9660
+// in the guest (a stage's output must come from the guest): with the stage,
+// the guest binary grew by 41 kB (amd64) and 131 kB (arm64).
 
 func TestGuestDeps(t *testing.T) {
 	goTool, err := exec.LookPath("go")

@@ -66,11 +66,13 @@ func loadEntries(root string, entries []modorder.Entry, load loadFunc) ([]string
 }
 
 // lateModules are not needed to reach the host (the channel and the
-// shares): block devices, loop, overlay, squashfs, virtio-mmio, and vsock
-// unless it is the channel. Loading them after the hello takes about a
-// third of module loading off the boot under TCG.
+// shares): block devices, loop, file systems (overlay, squashfs, FAT and
+// its code pages), virtio-mmio, and vsock unless it is the channel.
+// Loading them after the hello takes about a third of module loading off
+// the boot under TCG.
 var lateModules = map[string]bool{
 	"virtio_blk": true, "loop": true, "overlay": true, "squashfs": true, "virtio_mmio": true,
+	"fat": true, "vfat": true, "nls_cp437": true, "nls_ascii": true, "nls_utf8": true,
 }
 
 var vsockModules = map[string]bool{

@@ -13,8 +13,10 @@ const selfPath = "/init"
 // registerRunner adds package runner's tree.* and stage.run methods. When
 // the runner cannot start, the agent still serves its own methods (the
 // host learns why from the console, and tree.* calls answer unsupported).
-func registerRunner(srv *jsoncomm.Server, l *logger, workDir, cgroup string) {
-	if _, err := runner.Register(srv, runner.Config{WorkDir: workDir, Self: selfPath, Cgroup: cgroup}); err != nil {
+// lateLoaded blocks until the modules loaded after the hello are in.
+func registerRunner(srv *jsoncomm.Server, l *logger, workDir, cgroup string, lateLoaded func()) {
+	cfg := runner.Config{WorkDir: workDir, Self: selfPath, Cgroup: cgroup, DeviceModules: lateLoaded}
+	if _, err := runner.Register(srv, cfg); err != nil {
 		l.errorf("runner: %v", err)
 		return
 	}

@@ -27,11 +27,11 @@ const maxStatusSize = 64 << 10
 
 // execute hands p to a setup process, streams the stage's output,
 // and turns how it ended into a result.
-func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
+func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, devs *stageDevices, log func(jsoncomm.Log)) (jsoncomm.StageResult, error) {
 	tctx, cancel := withTimeout(ctx, p.TimeoutSeconds)
 	defer cancel()
 	begin := time.Now()
-	sp, err := r.startSetup(p)
+	sp, err := r.startSetup(p, devs)
 	if err != nil {
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
@@ -50,7 +50,9 @@ func (r *Runner) execute(ctx context.Context, p *jsoncomm.StageRunParams, log fu
 	hitLimit := sp.cg.limitHit() // before the cgroup goes with its process
 	code, exited := exitReport(status)
 	var waitErr error
-	if exited && unwatch() {
+	// With devices the runner waits for the setup process: its exit ends
+	// the namespace, and with it whatever still held the devices.
+	if exited && unwatch() && len(p.Devices) == 0 {
 		r.reapLater(sp) // the stage is over; its setup process exits alone
 	} else {
 		waitErr = sp.wait()
@@ -107,15 +109,15 @@ func withTimeout(ctx context.Context, seconds float64) (context.Context, context
 // startSetup prepares p in the call directory of the oldest spare setup
 // process and hands it the spec; or does so with a new process when the
 // spare is gone.
-func (r *Runner) startSetup(p *jsoncomm.StageRunParams) (*setupProc, error) {
+func (r *Runner) startSetup(p *jsoncomm.StageRunParams, devs *stageDevices) (*setupProc, error) {
 	sp, err := r.take()
 	if err != nil {
 		return nil, err
 	}
-	if err = r.hand(sp, p); errors.Is(err, errSetupGone) {
+	if err = r.hand(sp, p, devs); errors.Is(err, errSetupGone) {
 		sp.discard()
 		if sp, err = r.spawn(); err == nil {
-			err = r.hand(sp, p)
+			err = r.hand(sp, p, devs)
 		}
 	}
 	if err != nil {
@@ -128,8 +130,8 @@ func (r *Runner) startSetup(p *jsoncomm.StageRunParams) (*setupProc, error) {
 }
 
 // hand fills sp's call directory for p and sends sp the spec.
-func (r *Runner) hand(sp *setupProc, p *jsoncomm.StageRunParams) error {
-	spec, err := r.prepare(sp.call, p)
+func (r *Runner) hand(sp *setupProc, p *jsoncomm.StageRunParams, devs *stageDevices) error {
+	spec, err := r.prepare(sp.call, p, devs)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}

@@ -112,7 +112,7 @@ func client(t testing.TB, r *Runner) *jsoncomm.Client {
 }
 
 // busyboxApplets are linked into the test build root.
-var busyboxApplets = []string{"sh", "cat", "echo", "ls", "sleep", "touch", "mkdir", "env", "printf", "test", "id", "rm", "wc", "grep", "true"}
+var busyboxApplets = []string{"sh", "cat", "echo", "ls", "sleep", "touch", "mkdir", "env", "printf", "test", "id", "rm", "wc", "grep", "true", "mke2fs"}
 
 // buildRoot opens tree name as a tiny build root: the host's static
 // busybox and its applets in /bin, and the API mount points.

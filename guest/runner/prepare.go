@@ -40,8 +40,8 @@ type argumentMeta struct {
 var callDirs = []string{"api", "root", "staging", "ahead"}
 
 // prepare fills the call directory and returns the sandbox.Spec as JSON.
-func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams) ([]byte, error) {
-	args, err := json.Marshal(buildArguments(p))
+func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams, devs *stageDevices) ([]byte, error) {
+	args, err := json.Marshal(buildArguments(p, devs))
 	if err != nil {
 		return nil, err
 	}
@@ -51,10 +51,14 @@ func (r *Runner) prepare(call string, p *jsoncomm.StageRunParams) ([]byte, error
 	if err := os.WriteFile(filepath.Join(call, "meta"), nil, 0o644); err != nil {
 		return nil, err
 	}
-	return json.Marshal(r.spec(call, p))
+	spec := r.spec(call, p)
+	if devs != nil {
+		spec.Nodes, spec.Mounts = devs.nodes, devs.mounts
+	}
+	return json.Marshal(spec)
 }
 
-func buildArguments(p *jsoncomm.StageRunParams) *arguments {
+func buildArguments(p *jsoncomm.StageRunParams, devs *stageDevices) *arguments {
 	a := &arguments{
 		Tree: stageTree,
 		Paths: map[string]string{
@@ -68,6 +72,9 @@ func buildArguments(p *jsoncomm.StageRunParams) *arguments {
 	}
 	for name, in := range p.Inputs {
 		a.Inputs[name] = argumentInput{Path: path.Join(stageInputs, name), Data: objectOrEmpty(in.Data)}
+	}
+	if devs != nil {
+		a.Devices, a.Mounts = devs.devArgs, devs.mountArgs
 	}
 	return a
 }

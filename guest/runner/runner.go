@@ -69,6 +69,11 @@ type Config struct {
 	Cgroup string
 	// MaxProcesses is the bound, pids.max; zero means DefaultMaxProcesses.
 	MaxProcesses int
+	// DeviceModules, when set, blocks until the kernel modules that
+	// devices and mounts need (loop, vfat, ...) are loaded; the agent
+	// loads them after it said hello. Only stages with devices or mounts
+	// wait for it.
+	DeviceModules func()
 }
 
 // Runner serves the methods. Its zero value is not usable; use New.

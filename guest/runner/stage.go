@@ -33,7 +33,17 @@ func (r *Runner) StageRun(ctx context.Context, p jsoncomm.StageRunParams, log fu
 		return jsoncomm.StageResult{}, fmt.Errorf("stage %s: %w", p.Type, err)
 	}
 	defer release()
-	return r.execute(ctx, &p, log)
+	devs, err := r.openDevices(&p)
+	if err != nil {
+		return jsoncomm.StageResult{}, err
+	}
+	res, err := r.execute(ctx, &p, devs, log)
+	// The setup process and every process of the stage are gone: nothing
+	// holds the devices but their mounts' leftovers, if anything.
+	if derr := devs.close(); derr != nil && err == nil {
+		err = fmt.Errorf("stage %s: %w", p.Type, derr)
+	}
+	return res, err
 }
 
 // checkStage validates what the host sent before anything is touched.
@@ -81,11 +91,11 @@ func checkInput(name string, in jsoncomm.StageInput) error {
 	if in.Path != "" && !cleanAbs(in.Path) {
 		return fmt.Errorf("input %s: path %q is not absolute and clean", name, in.Path)
 	}
-	if in.Tree != "" && validTreeName(in.Tree) != nil || in.Tree != "" && len(in.Files) > 0 {
+	if in.Tree != "" && validTreeName(in.Tree) != nil {
 		return fmt.Errorf("input %s: tree %q", name, in.Tree)
 	}
 	for _, f := range in.Files {
-		if !sandbox.Component(f) {
+		if !sandbox.LocalPath(f) || in.Tree == "" && !sandbox.Component(f) {
 			return fmt.Errorf("input %s: file name %q", name, f)
 		}
 	}

@@ -192,6 +192,14 @@ func (r *Runner) params(run *build.StageRun) (*jsoncomm.StageRunParams, error) {
 		}
 		p.Inputs[name] = gi
 	}
+	for _, d := range run.Devices {
+		p.Devices = append(p.Devices, jsoncomm.StageDevice{Name: d.Name, Type: d.Type, Parent: d.Parent, Options: d.Options})
+	}
+	for _, m := range run.Mounts {
+		p.Mounts = append(p.Mounts, jsoncomm.StageMount{
+			Name: m.Name, Type: m.Type, Source: m.Source, Partition: m.Partition, Target: m.Target, Options: m.Options,
+		})
+	}
 	return p, nil
 }
 

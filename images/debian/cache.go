@@ -66,7 +66,32 @@ func (c cache) load(sum string) (*Kernel, error) {
 	if k.SHA256 != sum {
 		return nil, fmt.Errorf("load vm kernel %s: kernel.json names %s", dir, k.SHA256)
 	}
+	if missing := k.missingModules(); len(missing) > 0 {
+		return nil, fmt.Errorf("load vm kernel %s: %w: no %v (an older osbuild-vm extracted it)", dir, errStale, missing)
+	}
 	return k.absolute(dir)
+}
+
+// errStale marks a cached kernel extracted for an older NeededModules.
+var errStale = errors.New("stale cache entry")
+
+// missingModules lists NeededModules that the kernel has neither as a
+// module file nor built in.
+func (k Kernel) missingModules() []string {
+	have := map[string]bool{}
+	for _, m := range k.Modules {
+		have[m.Name] = true
+	}
+	for _, b := range k.Builtin {
+		have[b] = true
+	}
+	var missing []string
+	for _, n := range NeededModules {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	return missing
 }
 
 // absolute turns kernel.json's relative paths into paths under dir,
@@ -141,6 +166,9 @@ func (c cache) commit(tmp string, k *Kernel) (*Kernel, error) {
 		return nil, fmt.Errorf("commit vm kernel: %w", err)
 	}
 	final := filepath.Join(c.root, k.SHA256)
+	if _, err := c.load(k.SHA256); errors.Is(err, errStale) {
+		os.RemoveAll(final) // made for fewer modules: this one replaces it
+	}
 	if err := os.Rename(tmp, final); err != nil && !errors.Is(err, os.ErrExist) && !isNotEmpty(err) {
 		return nil, fmt.Errorf("commit vm kernel %s: %w", final, err)
 	}

@@ -52,10 +52,14 @@ const DefaultSuite = "bookworm"
 // NeededModules are the modules the guest agent needs, in the order it
 // should load them; each one's dependencies are added before it, and those
 // built into the kernel are left out.
+//
+// loop, vfat and its code pages serve stages' devices and mounts
+// (org.osbuild.loopback, org.osbuild.fat; ext4 is built in): the guest has
+// no modprobe for the kernel to load them on demand.
 var NeededModules = []string{
 	"virtio", "virtio_ring", "virtio_pci", "virtio_mmio", "virtio_console",
 	"fuse", "virtiofs", "virtio_blk", "vsock", "vmw_vsock_virtio_transport",
-	"loop", "overlay", "squashfs",
+	"loop", "overlay", "squashfs", "vfat", "nls_cp437", "nls_ascii", "nls_utf8",
 }
 
 // Module is one kernel module to load, in Kernel.Modules order.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -31,13 +32,14 @@ var fakeModules = map[string][]string{
 	"vsock": nil, "vmw_vsock_virtio_transport_common": {"vsock"},
 	"vmw_vsock_virtio_transport": {"vmw_vsock_virtio_transport_common", "virtio", "virtio_ring", "vsock"},
 	"loop":                       nil, "squashfs": nil, "unrelated": nil,
+	"fat": nil, "vfat": {"fat"}, "nls_cp437": nil, "nls_ascii": nil, "nls_utf8": nil,
 }
 
 // wantOrder is the load order VMKernel must produce for fakeModules, with
 // overlay built in.
 var wantOrder = []string{"virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
 	"virtio_mmio", "virtio_console", "fuse", "virtiofs", "virtio_blk", "vsock", "vmw_vsock_virtio_transport_common",
-	"vmw_vsock_virtio_transport", "loop", "squashfs"}
+	"vmw_vsock_virtio_transport", "loop", "squashfs", "fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
 
 // kernelFiles is the data.tar of a fake kernel package; vsock modules are
 // xz-compressed as in newer kernels, and overlay is built in.
@@ -132,6 +134,38 @@ func TestVMKernel(t *testing.T) {
 	}
 	if n := fa.Requests() - before; n != 2 {
 		t.Errorf("Refresh made %d requests, want 2 (InRelease, Packages; the .deb is cached)", n)
+	}
+}
+
+// TestVMKernelStaleCache: a kernel cached by an older osbuild-vm, which
+// extracted fewer modules than NeededModules now lists, is extracted again
+// instead of booting a guest that lacks them.
+func TestVMKernelStaleCache(t *testing.T) {
+	_, opts := publishKernel(t, "amd64", kernelFiles(t, []byte("bzImage")))
+	ctx := context.Background()
+	k, err := VMKernel(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(k.Dir, "kernel.json")
+	data, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old map[string]any
+	json.Unmarshal(data, &old)
+	mods := old["modules"].([]any)
+	old["modules"] = mods[:len(mods)-1] // as if nls_utf8 had not been needed then
+	data, _ = json.Marshal(old)
+	if err := os.WriteFile(meta, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := VMKernel(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Modules) != len(k.Modules) || again.Modules[len(k.Modules)-1].Name != "nls_utf8" {
+		t.Fatalf("stale cache was used: %d modules, want %d", len(again.Modules), len(k.Modules))
 	}
 }
 

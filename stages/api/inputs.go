@@ -75,7 +75,9 @@ func (f InputFiles) MarshalJSON() ([]byte, error) {
 }
 
 // Files returns the host paths of the files of input name, in the order of
-// the references. Every reference must look like a checksum.
+// the references. Every reference must look like a checksum (a source's
+// file) or be a clean relative path (a file of a pipeline's tree, which
+// osbuild's files input names by its path).
 func (a *Arguments) Files(name string) ([]string, error) {
 	in, ok := a.Inputs[name]
 	if !ok {
@@ -83,12 +85,17 @@ func (a *Arguments) Files(name string) ([]string, error) {
 	}
 	paths := make([]string, 0, len(in.Data.Files))
 	for _, ref := range in.Data.Files {
-		if !checksumRe.MatchString(ref.Checksum) {
-			return nil, fmt.Errorf("%w: input %q: reference %q is not a checksum", ErrInput, name, ref.Checksum)
+		if !checksumRe.MatchString(ref.Checksum) && !localPath(ref.Checksum) {
+			return nil, fmt.Errorf("%w: input %q: reference %q is neither a checksum nor a path in a tree", ErrInput, name, ref.Checksum)
 		}
 		paths = append(paths, filepath.Join(in.Path, ref.Checksum))
 	}
 	return paths, nil
+}
+
+// localPath reports whether p is a clean relative path inside its root.
+func localPath(p string) bool {
+	return p != "" && filepath.IsLocal(p) && filepath.Clean(p) == p
 }
 
 // File returns the host path of the one file of input name: stages that

@@ -68,7 +68,7 @@ func optionsSchema(m metaFile) json.RawMessage {
 }
 
 func TestEveryMetaFileIsWellFormed(t *testing.T) {
-	for _, dir := range []string{"stages", "assemblers"} {
+	for _, dir := range []string{"stages", "assemblers", "devices", "mounts"} {
 		entries, err := fs.ReadDir(FS, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -86,13 +86,17 @@ func TestEveryMetaFileIsWellFormed(t *testing.T) {
 				if len(m.Schema) > 0 {
 					compile(t, p+"-v1", m.Schema)
 				}
-				if len(m.Schema2) > 0 {
+				if len(m.Schema2) > 0 && dir == "mounts" {
+					compile(t, p+"-v2", m.Schema2) // a mount's schema_2 is the whole mount's
+				} else if len(m.Schema2) > 0 {
 					var parts map[string]json.RawMessage
 					if err := json.Unmarshal(m.Schema2, &parts); err != nil {
 						t.Fatal(err)
 					}
 					for k, v := range parts {
-						compile(t, p+"-"+k, v)
+						if k != "definitions" {
+							compile(t, p+"-"+k, withDefinitions(v, parts["definitions"]))
+						}
 					}
 				}
 			})
@@ -154,4 +158,19 @@ func TestInputsSchemas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withDefinitions adds schema_2's "definitions" to one of its parts, where
+// the validator hoists them for "#/definitions/..." references.
+func withDefinitions(part, defs json.RawMessage) json.RawMessage {
+	if len(defs) == 0 {
+		return part
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(part, &m) != nil {
+		return part
+	}
+	m["definitions"] = defs
+	out, _ := json.Marshal(m)
+	return out
 }

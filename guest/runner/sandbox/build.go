@@ -29,7 +29,19 @@ func build(spec *Spec, a *ahead) error {
 	if err := a.moveInto(root); err != nil {
 		return err
 	}
+	return finishRoot(spec, root)
+}
+
+// finishRoot adds what depends on the spec to a root whose API file
+// systems are in place, and enters it.
+func finishRoot(spec *Spec, root string) error {
+	if err := makeNodes(spec, filepath.Join(root, "dev")); err != nil {
+		return err
+	}
 	if err := mountOsbuild(spec, filepath.Join(root, "run/osbuild")); err != nil {
+		return err
+	}
+	if err := mountAll(spec, root); err != nil {
 		return err
 	}
 	return enterRoot(root)
@@ -47,15 +59,12 @@ func buildAll(spec *Spec) error {
 	if err := mountAPIAt(root); err != nil {
 		return err
 	}
-	if err := mountOsbuild(spec, filepath.Join(root, "run/osbuild")); err != nil {
-		return err
-	}
 	if spec.Root == "" {
 		if err := remountRO(root, 0); err != nil {
 			return err
 		}
 	}
-	return enterRoot(root)
+	return finishRoot(spec, root)
 }
 
 // mountRoot puts the build root read-only at root, or an empty tmpfs with

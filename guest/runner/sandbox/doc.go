@@ -12,14 +12,15 @@
 // The stage sees, and nothing else of the guest:
 //
 //	/                        the build root, read-only (or an empty read-only tmpfs)
-//	/dev                     tmpfs: null zero full random urandom tty, pts, shm
+//	/dev                     tmpfs: null zero full random urandom tty, pts, shm,
+//	                         and the stage's block devices (Spec.Nodes)
 //	/proc /sys               the namespace's proc; sysfs read-only
 //	/run /tmp                fresh tmpfs
 //	/run/osbuild/api/        read-only: arguments
 //	/run/osbuild/meta        read-write file for the stage's metadata
 //	/run/osbuild/tree/       the working tree, read-write
 //	/run/osbuild/inputs/<n>/ each input, read-only
-//	/run/osbuild/mounts/     empty
+//	/run/osbuild/mounts/     the stage's mounts (Spec.Mounts), else empty
 //	/run/osbuild/bin/<type>  the stage executable, read-only
 //
 // Before the stage starts, its capability bounding set is cut to the set
@@ -31,6 +32,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -88,10 +90,17 @@ type Spec struct {
 	// InProcess says Executable is the setup process's own binary, so a
 	// built-in stage may run in the setup process itself (see Main).
 	InProcess bool `json:"in-process,omitempty"`
+	// Nodes are block devices made in the stage's /dev: its devices,
+	// which the runner attached, and their partitions.
+	Nodes []Node `json:"nodes,omitempty"`
+	// Mounts are mounted in order before the stage starts, and unmounted
+	// in reverse order after it ended and every process it left is gone.
+	Mounts []Mount `json:"mounts,omitempty"`
 }
 
 // Input is one input directory; Files, when set, limits what the stage
-// sees of Source to those names.
+// sees of Source to those files: names, or relative paths (a file of a
+// pipeline's tree), each opened below Source without following a symlink.
 type Input struct {
 	Name   string   `json:"name"`
 	Source string   `json:"source"`
@@ -131,7 +140,7 @@ func (s *Spec) validate() error {
 			return err
 		}
 	}
-	return nil
+	return s.validDevices()
 }
 
 func checkInput(in Input) error {
@@ -139,11 +148,24 @@ func checkInput(in Input) error {
 		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %q from %q", in.Name, in.Source)
 	}
 	for _, f := range in.Files {
-		if !Component(f) {
+		if !LocalPath(f) {
 			return jsoncomm.Errorf(jsoncomm.ErrInvalid, "spec: input %s: file name %q", in.Name, f)
 		}
 	}
 	return nil
+}
+
+// LocalPath reports whether p is a clean relative path of Components.
+func LocalPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) != p {
+		return false
+	}
+	for _, c := range strings.Split(p, "/") {
+		if !Component(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // Component reports whether name is one usable path component: not empty,

@@ -69,7 +69,7 @@ func Main(args []string, builtin Builtin) int {
 	}
 	if run, ok := inProcess(spec, builtin, restricted); ok {
 		started(status)
-		return finish(status, run())
+		return finish(status, spec, run())
 	}
 	pid, err := startStage(spec)
 	if err != nil {
@@ -77,7 +77,7 @@ func Main(args []string, builtin Builtin) int {
 		return SetupFailed
 	}
 	started(status)
-	return finish(status, reap(pid))
+	return finish(status, spec, reap(pid))
 }
 
 // setup decodes the spec, builds the stage's root and enters it. Unless
@@ -160,13 +160,20 @@ func started(status *os.File) {
 	status.WriteString(StatusStarted)
 }
 
-// finish ends every process left in the namespace, closes the stage's
-// output and reports its exit code, all before this process exits: the
-// runner has the stage's result without waiting for the exit and the
-// namespaces' teardown, and nothing of the stage runs any more when it
-// does.
-func finish(status *os.File, code int) int {
+// finish ends every process left in the namespace, unmounts the stage's
+// mounts, closes the stage's output and reports its exit code, all before
+// this process exits: the runner has the stage's result without waiting
+// for the exit and the namespaces' teardown, and nothing of the stage
+// runs any more when it does. A stage whose file systems could not be
+// unmounted failed, whatever it returned.
+func finish(status *os.File, spec *Spec, code int) int {
 	endAll()
+	if err := unmountAll(spec); err != nil {
+		reportUnmount(err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	os.Stdout.Close()
 	os.Stderr.Close()
 	status.WriteString(StatusExit + strconv.Itoa(code))

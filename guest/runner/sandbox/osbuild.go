@@ -87,9 +87,42 @@ func mountInput(in Input, dst, staging string) error {
 		return fmt.Errorf("mount tmpfs: %w", err)
 	}
 	for _, name := range in.Files {
-		if err := bindFile(filepath.Join(staging, name), filepath.Join(dst, name), 0); err != nil {
+		if err := bindBeneath(staging, name, dst); err != nil {
 			return err
 		}
 	}
 	return remountRO(dst, unix.MS_NOSUID|unix.MS_NODEV)
+}
+
+// bindBeneath binds the regular file rel of dir (opened without leaving
+// dir or following a symlink) onto a new empty file rel below dst, whose
+// missing directories it makes.
+func bindBeneath(dir, rel, dst string) error {
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", rel, classify(err))
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", rel, classify(err))
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return jsoncomm.Errorf(jsoncomm.ErrInvalid, "bind %s: not a regular file", rel)
+	}
+	target := filepath.Join(dst, rel)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", rel, err)
+	}
+	f.Close()
+	return bind(fmt.Sprintf("/proc/self/fd/%d", fd), target, 0)
 }

@@ -86,6 +86,8 @@ var configSymbols = map[string]string{
 	"vmw_vsock_virtio_transport":        "CONFIG_VIRTIO_VSOCKETS",
 	"vmw_vsock_virtio_transport_common": "CONFIG_VIRTIO_VSOCKETS_COMMON",
 	"loop":                              "CONFIG_BLK_DEV_LOOP", "overlay": "CONFIG_OVERLAY_FS", "squashfs": "CONFIG_SQUASHFS",
+	"fat": "CONFIG_FAT_FS", "vfat": "CONFIG_VFAT_FS", "nls_cp437": "CONFIG_NLS_CODEPAGE_437",
+	"nls_ascii": "CONFIG_NLS_ASCII", "nls_utf8": "CONFIG_NLS_UTF8",
 }
 
 // BuiltinFromConfig reads a kernel .config and returns which of the

@@ -106,7 +106,66 @@ func (r *Request) check() error {
 			return badf(r.Path+".components", "%q is not a component name", c)
 		}
 	}
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"packages", r.Packages}, {"exclude", r.Exclude}} {
+		if _, err := forArch(k.list, "amd64"); err != nil {
+			return badf(r.Path+"."+k.key, "%v", err)
+		}
+	}
 	return nil
+}
+
+// ForArch is the request as it stands for arch: each entry of packages and
+// exclude may end in an architecture restriction as in Build-Depends,
+// "grub-pc-bin [amd64]" or "foo [!arm64 !armhf]", so that one manifest
+// serves several architectures; an entry whose restriction excludes arch
+// is left out.
+func (r *Request) ForArch(arch string) (depsolve.Request, error) {
+	out := r.Request
+	var err error
+	if out.Packages, err = forArch(r.Packages, arch); err != nil {
+		return out, badf(r.Path+".packages", "%v", err)
+	}
+	if out.Exclude, err = forArch(r.Exclude, arch); err != nil {
+		return out, badf(r.Path+".exclude", "%v", err)
+	}
+	return out, nil
+}
+
+// archRestriction is "name [arch ...]" with every arch negated or none.
+var archRestriction = regexp.MustCompile(`^([^\s\[\]]+)\s*\[\s*([^\[\]]*?)\s*\]$`)
+
+func forArch(list []string, arch string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if !strings.Contains(e, "[") {
+			out = append(out, e)
+			continue
+		}
+		m := archRestriction.FindStringSubmatch(e)
+		if m == nil || m[2] == "" {
+			return nil, fmt.Errorf("%q: an architecture restriction is \"name [arch ...]\" or \"name [!arch ...]\"", e)
+		}
+		archs := strings.Fields(m[2])
+		neg := strings.HasPrefix(archs[0], "!")
+		match := false
+		for _, a := range archs {
+			if strings.HasPrefix(a, "!") != neg {
+				return nil, fmt.Errorf("%q: negated and plain architectures mixed in one restriction", e)
+			}
+			a = strings.TrimPrefix(a, "!")
+			if !archive.ValidPackageName(a) {
+				return nil, fmt.Errorf("%q: %q is not an architecture name", e, a)
+			}
+			match = match || a == arch
+		}
+		if match != neg {
+			out = append(out, m[1])
+		}
+	}
+	return out, nil
 }
 
 func stringValue(v any) (string, error) {

@@ -68,7 +68,12 @@ func Pin(ctx context.Context, data []byte, arch string, res Resolver) ([]byte, [
 		if a == "" {
 			a = arch
 		}
-		r, err := res.Resolve(ctx, s.req, a)
+		req := *s.req
+		req.Request, err = s.req.ForArch(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := res.Resolve(ctx, &req, a)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", s.req.Path, err)
 		}

@@ -93,6 +93,32 @@ func TestPinArchitecture(t *testing.T) {
 	}
 }
 
+// TestPinArchRestriction: one manifest for several architectures, with
+// entries restricted as in Build-Depends.
+func TestPinArchRestriction(t *testing.T) {
+	res, _ := fakeResolver(t)
+	in := []byte(`{"version": "2", "pipelines": [{"name": "a", "stages": [{"type": "org.osbuild.deb.extract", "inputs": {"debs":
+		{"type": "org.osbuild.files", "origin": "org.osbuild.source", "mpp-depsolve-deb": {"suite": "trixie",
+		 "packages": ["libhello [amd64]", "optional [ !amd64 ]", "base"], "exclude": ["apt [arm64 amd64]"]}}}}]}]}`)
+	for arch, want := range map[string][]string{
+		"amd64": {"libhello_1.5_amd64.deb", "base_1_amd64.deb"},
+		"arm64": {"optional_1_arm64.deb", "base_1_arm64.deb"},
+	} {
+		out, _, err := Pin(context.Background(), in, arch, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(out, []byte(`"url"`)); n != len(want) {
+			t.Errorf("%s: %d packages, want %q:\n%s", arch, n, want, out)
+		}
+		for _, w := range want {
+			if !bytes.Contains(out, []byte(w)) {
+				t.Errorf("%s: %s missing:\n%s", arch, w, out)
+			}
+		}
+	}
+}
+
 func TestPinWithoutDirective(t *testing.T) {
 	in := []byte(`{"version": "2", "pipelines": [{"name": "a", "stages": [{"type": "org.osbuild.noop", "options": {"x": 1E2}}]}]}`)
 	out, reqs, err := Pin(context.Background(), in, "arm64", nil)
@@ -130,6 +156,9 @@ func TestPinErrors(t *testing.T) {
 		{"packages not strings", directive(`{"suite": "trixie", "packages": [1]}`), ErrBadDirective, []string{".packages", "array of strings"}},
 		{"nothing asked", directive(`{"suite": "trixie"}`), ErrBadDirective, []string{"asks for nothing"}},
 		{"bad variant", directive(`{"suite": "trixie", "variant": "buildd"}`), ErrBadDirective, []string{".variant", "minbase"}},
+		{"empty restriction", directive(`{"suite": "trixie", "packages": ["hello []"]}`), ErrBadDirective, []string{".packages", "architecture restriction"}},
+		{"mixed restriction", directive(`{"suite": "trixie", "packages": ["hello [amd64 !arm64]"]}`), ErrBadDirective, []string{".packages", "mixed"}},
+		{"bad restriction", directive(`{"suite": "trixie", "packages": ["hello"], "exclude": ["x [amd64] y"]}`), ErrBadDirective, []string{".exclude", "architecture restriction"}},
 		{"empty components", directive(`{"suite": "trixie", "packages": ["hello"], "components": []}`), ErrBadDirective, []string{".components"}},
 		{"unknown component", directive(`{"suite": "trixie", "packages": ["hello"], "components": ["contrib"]}`), depsolve.ErrBadRequest, []string{"contrib", "main"}},
 		{"unknown suite", directive(`{"suite": "sid", "packages": ["hello"]}`), depsolve.ErrBadRequest, []string{"sid", "404"}},
