@@ -47,6 +47,9 @@ func newReader(r io.Reader) (*reader, error) {
 	}
 	rd := &reader{arr: ar.NewReader(io.MultiReader(bytes.NewReader(magic[:]), r))}
 	name, body, err := rd.next()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read .deb: no members: %w", ErrFormat)
+	}
 	if err != nil {
 		return nil, err
 	}
