@@ -85,6 +85,17 @@ repro: deps osbuild-vm
 bench: deps guest
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 0 ./host/vm/ ./test/ ./images/debian/archive/
 
+# bench-debian builds the stock trixie minbase tree with osbuild-vm (cold
+# store, and with sources cached) and with mmdebstrap --variant=minbase
+# (natively for amd64, through qemu-user binfmt for arm64), side by side in
+# ROUNDS rounds (default 3), and prints medians: seconds, CPU, peak memory,
+# ratios and where the time goes. Needs root (mmdebstrap's root mode,
+# binfmt); about half an hour a round under TCG on 2 cores.
+ROUNDS ?= 3
+bench-debian: deps osbuild-vm
+	./test/deps.sh e2e
+	$(GO) run ./test/benchdebian -rounds $(ROUNDS)
+
 # fuzz runs every fuzz target in the module for FUZZTIME each (default
 # 20s; about 10 minutes in all), listed with go test -list, and stops at the
 # first failure.
