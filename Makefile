@@ -76,9 +76,10 @@ repro: deps osbuild-vm
 
 # bench runs the benchmarks and prints what they measured: VM boot to
 # agent-ready and to exit, request round trip (host/vm), stage dispatch,
-# the example's first and cached build, the example served entirely from a
-# remote cache (a registry on 127.0.0.1: seconds, bytes pulled) against the
-# same build from an empty cache, bulk tree transfer, the stock qcow2 for
+# the example's first and cached build, the example and the arm64 trixie
+# minbase tree served entirely from a remote cache (a registry on
+# 127.0.0.1: seconds, bytes pulled) against the same build from an empty
+# cache, bulk tree transfer, the stock qcow2 for
 # arm64 and amd64 (cold, with sources cached, its size and its boot to a
 # login prompt) (test/), and reading a whole Packages index
 # (images/debian/archive/).
