@@ -91,7 +91,7 @@ bench: deps guest
 # (natively for amd64, through qemu-user binfmt for arm64), side by side in
 # ROUNDS rounds (default 3), and prints medians: seconds, CPU, peak memory,
 # ratios and where the time goes. Needs root (mmdebstrap's root mode,
-# binfmt); about half an hour a round under TCG on 2 cores.
+# binfmt); about 9 minutes a round under TCG on 2 cores.
 ROUNDS ?= 3
 bench-debian: deps osbuild-vm
 	./test/deps.sh e2e
