@@ -6,7 +6,7 @@
 set -uo pipefail
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -race -count=1 -timeout 40m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:|DATA RACE'
+go test -race -count=1 -timeout 80m -v "$@" ./... 2>&1 | tee "$log" | grep -E '^(ok|FAIL|panic)|--- (FAIL|SKIP)|^\s+\S+_test\.go:|DATA RACE'
 status=${PIPESTATUS[0]}
 passed=$(grep -c -- '^\s*--- PASS' "$log")
 failed=$(grep -c -- '^\s*--- FAIL' "$log")
